@@ -1,0 +1,70 @@
+"""Quantization arithmetic done at generation time, following TFLM's formulas.
+
+Everything here produces constants that the generated C uses as-is.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT8_MIN, INT8_MAX = -128, 127
+INT16_MIN, INT16_MAX = -32768, 32767
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """A real multiplier as (int32 fixed-point Q31 mantissa, power-of-two shift), as TFLM's QuantizeMultiplier."""
+    if real == 0.0:
+        return 0, 0
+    mantissa, shift = math.frexp(real)
+    q = round_half_away(mantissa * (1 << 31))  # std::round, not Python's banker's rounding
+    if q == (1 << 31):
+        q //= 2
+        shift += 1
+    if shift < -31:
+        shift, q = 0, 0
+    return q, shift
+
+
+def quantize_multiplier_smaller_than_one(real: float) -> tuple[int, int]:
+    """As TFLM's QuantizeMultiplierSmallerThanOneExp: shift is <= 0."""
+    q, shift = quantize_multiplier(real)
+    assert shift <= 0, real
+    return q, shift
+
+
+def round_half_away(x: float) -> int:
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_value(real: float, scale: float, zero_point: int) -> int:
+    """TFLM's quantize lambda: zero_point + round(real / scale), division in float32."""
+    return zero_point + round_half_away(float(np.float32(real) / np.float32(scale)))
+
+
+def activation_range_quantized(activation: str, scale: float, zero_point: int, qmin: int = INT8_MIN, qmax: int = INT8_MAX) -> tuple[int, int]:
+    """Clamp bounds of a fused activation on a quantized output (TFLM CalculateActivationRangeQuantized)."""
+    if activation == "NONE":
+        return qmin, qmax
+    if activation == "RELU":
+        return max(qmin, quantize_value(0.0, scale, zero_point)), qmax
+    if activation == "RELU6":
+        return max(qmin, quantize_value(0.0, scale, zero_point)), min(qmax, quantize_value(6.0, scale, zero_point))
+    if activation == "RELU_N1_TO_1":
+        return max(qmin, quantize_value(-1.0, scale, zero_point)), min(qmax, quantize_value(1.0, scale, zero_point))
+    raise ValueError(f"fused activation {activation} is not supported")
+
+
+def activation_range_float(activation: str) -> tuple[float, float]:
+    if activation == "NONE":
+        return -math.inf, math.inf
+    if activation == "RELU":
+        return 0.0, math.inf
+    if activation == "RELU6":
+        return 0.0, 6.0
+    if activation == "RELU_N1_TO_1":
+        return -1.0, 1.0
+    raise ValueError(f"fused activation {activation} is not supported")
+
+
+SUPPORTED_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")

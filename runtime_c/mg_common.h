@@ -1,0 +1,59 @@
+/* mcugen runtime: shared fixed-point helpers. C99, no allocation, no globals.
+ * The integer arithmetic matches TensorFlow Lite Micro's reference kernels bit for bit. */
+#ifndef MG_COMMON_H
+#define MG_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MG_ALIGN(n) __attribute__((aligned(n)))
+#define MG_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define MG_ALIGN(n) __declspec(align(n))
+#define MG_INLINE static __forceinline
+#else
+#define MG_ALIGN(n)
+#define MG_INLINE static inline
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MG_RESTRICT __restrict__
+#else
+#define MG_RESTRICT restrict
+#endif
+
+MG_INLINE int32_t mg_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
+MG_INLINE int32_t mg_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+MG_INLINE int32_t mg_clamp_i32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+MG_INLINE float mg_clamp_f32(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/* (a * b * 2) >> 32 with rounding to nearest; saturates the single overflow case. */
+MG_INLINE int32_t mg_sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
+    int64_t ab;
+    int64_t nudge;
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero. */
+MG_INLINE int32_t mg_rounding_divide_by_pot(int32_t x, int exponent) {
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^shift with TFLM's two-step rounding. */
+MG_INLINE int32_t mg_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift) {
+    const int left_shift = shift > 0 ? shift : 0;
+    const int right_shift = shift > 0 ? 0 : -shift;
+    const int32_t shifted = (int32_t)((uint32_t)x << left_shift);
+    return mg_rounding_divide_by_pot(mg_sat_rounding_doubling_high_mul(shifted, multiplier), right_shift);
+}
+
+#endif /* MG_COMMON_H */
