@@ -236,6 +236,8 @@ def _arena_works(model, arena_size, quiet=True) -> bool:
 
 def _task_smallest_arena(task):
     model = task["model"]
+    import tflite  # noqa: F401  (imported once here, not in every forked probe)
+    from tflite_micro import runtime  # noqa: F401
     hi = max(len(model) * 10, 4096)  # TFLM's own default is 10x the model size
     if not _arena_works(model, hi, quiet=False):
         for _ in range(6):
@@ -300,21 +302,27 @@ _TASKS = {
 }
 
 
+def _flush_all():
+    import ctypes
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ctypes.CDLL(None).fflush(None)  # C stdio buffers too, so messages land in the right task
+
+
 def _worker_main():
     tasks = pickle.load(sys.stdin.buffer)
     # Results go to the original stdout; anything C code prints to fd 1 joins stderr instead.
     results_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     for task in tasks:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush_all()
         os.write(2, _JOB_MARKER)
         try:
             record = ("ok", _TASKS[task["kind"]](task))
         except Exception as e:  # reported to the caller as ReferenceError
             record = ("error", f"{type(e).__name__}: {e}")
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush_all()
         pickle.dump(record, results_out, protocol=pickle.HIGHEST_PROTOCOL)
         results_out.flush()
 

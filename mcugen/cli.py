@@ -1,0 +1,230 @@
+"""The `mcugen` command line. Bad input ends in one clear line on stderr and a non-zero exit."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import __version__
+from .errors import MCUGenError, UnsupportedError
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.1f} KiB ({n} B)"
+
+
+def _qdesc(t) -> str:
+    if t.quant is None:
+        return ""
+    if t.quant.per_channel:
+        return f" per-channel({t.quant.scale.size}, axis {t.quant.axis})"
+    return f" scale {float(t.quant.scale[0]):.6g} zero_point {int(t.quant.zero_point[0])}"
+
+
+def cmd_inspect(args) -> int:
+    from . import compiler
+
+    graph, digest = compiler.load(args.model)
+    calls, problems = compiler.lower_all(graph)
+    program = None
+    if not problems:
+        program = compiler.compile_graph(graph, digest, args.alignment)
+    io = lambda idx: [dict(index=t, name=graph.tensor(t).name, shape=list(graph.tensor(t).shape),
+                           dtype=graph.tensor(t).dtype,
+                           scale=float(graph.tensor(t).quant.scale[0]) if graph.tensor(t).quant else None,
+                           zero_point=int(graph.tensor(t).quant.zero_point[0]) if graph.tensor(t).quant else None)
+                      for t in idx]
+    ops = [dict(index=op.index, op=op.opcode, output_shapes=[list(graph.tensor(t).shape) for t in op.outputs],
+                macs=call.macs if call else 0, supported=call is not None)
+           for op, call in zip(graph.operators, calls)]
+    info = dict(
+        model=os.path.basename(str(args.model)), sha256=digest,
+        inputs=io(graph.inputs), outputs=io(graph.outputs), ops=ops,
+        macs=sum(o["macs"] for o in ops),
+        arena_bytes=program.arena_size if program else None,
+        lower_bound_bytes=program.lower_bound if program else None,
+        weights_bytes=program.weights_bytes if program else sum(t.nbytes for t in graph.tensors if t.is_constant),
+        unsupported_ops=problems, notes=graph.notes,
+    )
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"model    {info['model']}  (sha256 {digest[:16]})")
+    for kind in ("inputs", "outputs"):
+        for k, t in enumerate(info[kind]):
+            tensor = graph.tensor(t["index"])
+            print(f"{kind[:-1]:<8} {k}: '{t['name']}' {t['dtype']}{t['shape']}{_qdesc(tensor)}")
+    print(f"\n{'#':>4}  {'op':<20} {'output shape':<22} {'MACs':>12}")
+    for o in ops:
+        shape = " ".join(str(s) for s in o["output_shapes"])
+        flag = "" if o["supported"] else "  UNSUPPORTED"
+        print(f"{o['index']:>4}  {o['op']:<20} {shape:<22} {o['macs']:>12,}{flag}")
+    print(f"\nMACs         {info['macs']:,}")
+    if program:
+        print(f"arena        {_kib(program.arena_size)}   lower bound {_kib(program.lower_bound)}   alignment {args.alignment}")
+    print(f"weights      {_kib(info['weights_bytes'])}")
+    for note in graph.notes:
+        print(f"note: {note}")
+    if problems:
+        print(f"\nunsupported ops ({len(problems)}):")
+        for p in problems:
+            print(f"  - {p}")
+    else:
+        print("unsupported  none")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from . import codegen, compiler
+
+    start = time.perf_counter()
+    name = codegen.check_name(args.name or codegen.default_name(args.model))
+    program = compiler.compile_model(args.model, args.alignment)
+    files = codegen.render(program, name, os.path.basename(args.model))
+    written = codegen.write_files(files, args.output)
+    elapsed = time.perf_counter() - start
+    print(f"{args.output}: {len(written)} file(s) written, {len(files) - len(written)} unchanged ({elapsed:.2f} s)")
+    print(f"  {name}.h / {name}.c: {len(program.steps)} ops, {program.macs:,} MACs")
+    print(f"  arena {_kib(program.arena_size)} (lower bound {_kib(program.lower_bound)}), weights {_kib(program.weights_bytes)}")
+    for note in program.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _load_input(path: str, detail: dict, k: int) -> np.ndarray:
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise MCUGenError(f"--input {path}: cannot read a .npy array ({e})") from None
+    want = tuple(int(d) for d in detail["shape"])
+    if x.dtype != detail["dtype"]:
+        raise MCUGenError(f"--input {path}: dtype {x.dtype} but input {k} '{detail['name']}' is {np.dtype(detail['dtype']).name}")
+    if x.shape != want:
+        if x.size != int(np.prod(want)):
+            raise MCUGenError(f"--input {path}: shape {list(x.shape)} but input {k} '{detail['name']}' has shape {list(want)}")
+        x = x.reshape(want)
+    return x
+
+
+def cmd_run(args) -> int:
+    from .interpreter import Interpreter
+
+    it = _interpreter(args.model)
+    details = it.get_input_details()
+    if len(args.input) != len(details):
+        raise MCUGenError(f"the model has {len(details)} input(s); give --input once for each ({len(args.input)} given)")
+    it.allocate_tensors()
+    for k, (path, d) in enumerate(zip(args.input, details)):
+        it.set_tensor(d["index"], _load_input(path, d, k))
+    it.invoke()
+    outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+    if args.output:
+        if len(outs) == 1 and args.output.endswith(".npy"):
+            np.save(args.output, outs[0])
+        else:
+            np.savez(args.output, *outs)
+        print(f"wrote {len(outs)} output(s) to {args.output}")
+    else:
+        with np.printoptions(threshold=64, linewidth=100):
+            for d, y in zip(it.get_output_details(), outs):
+                print(f"output '{d['name']}' {y.dtype}{list(y.shape)}:\n{y}")
+    return 0
+
+
+def _interpreter(model):
+    from .interpreter import Interpreter
+
+    try:
+        return Interpreter(model_path=model)
+    except ValueError:
+        # Re-raise the compiler's own error (with its exit status) rather than the API's ValueError.
+        from . import compiler
+
+        compiler.compile_model(model)
+        raise
+
+
+def cmd_verify(args) -> int:
+    from .verify import verify
+
+    return verify(args.model, n_inputs=args.inputs, seed=args.seed)
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench
+
+    return bench(args.models, repeats=args.repeats, tflm_arena=not args.no_tflm_arena)
+
+
+def cmd_ops(args) -> int:
+    from .ops import REGISTRY
+
+    for name in sorted(REGISTRY):
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mcugen", description="Compile TensorFlow Lite models to plain C for microcontrollers.")
+    p.add_argument("--version", action="version", version=f"mcugen {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("inspect", help="inputs, outputs, ops, MACs, arena and weights of a model")
+    s.add_argument("model")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--alignment", type=int, default=16, help="arena alignment in bytes (default 16)")
+    s.set_defaults(func=cmd_inspect)
+
+    s = sub.add_parser("generate", help="write C sources for a model")
+    s.add_argument("model")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.add_argument("--name", help="C prefix of the generated API (default: from the model file name)")
+    s.add_argument("--alignment", type=int, default=16, help="arena alignment in bytes (default 16)")
+    s.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("run", help="run the generated C on the host")
+    s.add_argument("model")
+    s.add_argument("--input", action="append", required=True, help=".npy input (repeat for several inputs)")
+    s.add_argument("--output", help="save outputs (.npy for one output, else .npz)")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("verify", help="compare the generated C with TFLM on random inputs")
+    s.add_argument("model")
+    s.add_argument("--inputs", type=int, default=10, help="number of random inputs (default 10)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("bench", help="arena, sizes and host latency against TFLM and LiteRT")
+    s.add_argument("models", nargs="+")
+    s.add_argument("--repeats", type=int, default=50, help="invokes timed per runtime (default 50)")
+    s.add_argument("--no-tflm-arena", action="store_true", help="skip the (slow) search for TFLM's smallest arena")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("ops", help="list supported ops")
+    s.set_defaults(func=cmd_ops)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UnsupportedError as e:
+        print(f"mcugen: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except MCUGenError as e:
+        print(f"mcugen: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("mcugen: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""SOFTMAX over the last axis.
+
+int8 input follows TFLM's reference kernel bit for bit. TFLM uses gemmlowp fixed-point arithmetic
+(not a LUT) for int8 input, with either int8 output (scale 1/256, zero point -128) or int16 output
+(scale 1/65536, zero point -32768); only int16 *input* uses TFLM's exp and 1/(1+x) LUTs.
+For int8 input, x - max(row) takes only 256 values, so the whole front half of that computation
+(beta * scale rescaling into Q5.26 with input_multiplier/input_left_shift, the diff_min cut-off and
+gemmlowp's exp_on_negative_values) is done here, at generation time, into a 256-entry int32 table
+indexed by max - x. The C kernel does the rest exactly as TFLM: the Q12.19 sum of exps, gemmlowp's
+fixed-point reciprocal and the final rounding shift.
+
+float32 follows TFLM: exp((x - max) * beta) in float, normalised by the float sum.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import quant
+from .base import ConstArray, KernelCall, require, require_dtypes, tensors
+
+OPCODES = ("SOFTMAX",)
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+SCALED_DIFF_INTEGER_BITS = 5  # TFLM's kScaledDiffIntegerBits: exp() input is Q5.26
+
+
+# --- gemmlowp fixed-point arithmetic on Python ints (int32 semantics) ---------------------------
+
+def _wrap32(x: int) -> int:
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def _srdhm(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul."""
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    num = ab + nudge
+    q = abs(num) >> 31  # C's division truncates toward zero
+    return q if num >= 0 else -q
+
+
+def _rounding_divide_by_pot(x: int, exponent: int) -> int:
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def _saturating_multiply_by_pot(x: int, exponent: int) -> int:
+    """gemmlowp SaturatingRoundingMultiplyByPOT for exponent > 0."""
+    threshold = (1 << (31 - exponent)) - 1
+    if x > threshold:
+        return INT32_MAX
+    if x < -threshold:
+        return INT32_MIN
+    return x << exponent
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: int) -> int:
+    """exp(a) for a in [-1/4, 0), Q0.31 in and out: Taylor series around -1/8."""
+    constant_term = 1895147668  # exp(-1/8)
+    constant_1_over_3 = 715827883
+    x = _wrap32(a + (1 << 28))
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    x4_over_4 = _rounding_divide_by_pot(x4, 2)
+    poly = _rounding_divide_by_pot(_wrap32(_srdhm(_wrap32(x4_over_4 + x3), constant_1_over_3) + x2), 1)
+    return _wrap32(constant_term + _srdhm(constant_term, _wrap32(x + poly)))
+
+
+# exp(-2^k) in Q0.31 for k = -2..4, applied for each set bit of the integer part.
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+               (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative_values_q5_26(a: int) -> int:
+    """gemmlowp exp_on_negative_values for a Q5.26 input <= 0; Q0.31 result."""
+    integer_bits = SCALED_DIFF_INTEGER_BITS
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        _saturating_multiply_by_pot(a_mod_quarter_minus_one_quarter, integer_bits))
+    remainder = _wrap32(a_mod_quarter_minus_one_quarter - a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent and remainder & (1 << (fractional_bits + exponent)):
+            result = _srdhm(result, multiplier)
+    return INT32_MAX if a == 0 else result
+
+
+# --- TFLM's int8 parameter preprocessing ---------------------------------------------------------
+
+def softmax_input_scaling(beta: float, input_scale: float) -> tuple[int, int, int]:
+    """(input_multiplier, input_left_shift, diff_min) as TFLM's PreprocessSoftmaxScaling and
+    CalculateInputRadius compute them for 5 integer bits."""
+    real = min(float(beta) * float(input_scale) * (1 << (31 - SCALED_DIFF_INTEGER_BITS)), (1 << 31) - 1.0)
+    require(real > 1.0, f"beta * input scale ({beta} * {input_scale}) is too small; TFLM rejects it")
+    multiplier, shift = quant.quantize_multiplier(real)
+    require(shift >= 0, f"beta * input scale ({beta} * {input_scale}) is too small; TFLM rejects it")
+    radius = math.floor(((1 << SCALED_DIFF_INTEGER_BITS) - 1) * float(1 << (31 - SCALED_DIFF_INTEGER_BITS)) / float(1 << shift))
+    return multiplier, shift, -radius
+
+
+def exp_table(beta: float, input_scale: float) -> np.ndarray:
+    """table[d] = TFLM's Q0.31 exp for input difference x - max = -d (d = 0..255); 0 where TFLM
+    skips the element (diff < diff_min), which gives the same sum and the same output."""
+    multiplier, shift, diff_min = softmax_input_scaling(beta, input_scale)
+    table = np.zeros(256, np.int64)
+    for d in range(256):
+        diff = -d
+        if diff >= diff_min:
+            rescaled = _srdhm(diff * (1 << shift), multiplier)  # MultiplyByQuantizedMultiplierGreaterThanOne
+            table[d] = exp_on_negative_values_q5_26(rescaled)
+    return table.astype(np.int32)
+
+
+def lower(op, graph) -> KernelCall:
+    (x, *_), (y,) = tensors(op, graph)
+    require(len(x.shape) >= 1, "input must have at least one dimension")
+    require(x.size == y.size, f"input shape {list(x.shape)} and output shape {list(y.shape)} differ")
+    depth = x.shape[-1]
+    rows = x.size // depth if depth else 0
+    require(depth > 0, "the last dimension is empty")
+    beta = float(np.float32(op.options.get("beta", 1.0)))
+    dims = dict(rows=rows, depth=depth)
+
+    if x.dtype == "float32":
+        require_dtypes([y], ("float32",))
+        return KernelCall("mg_softmax_f32", "mg_softmax", "mg_softmax_f32_params", dict(dims, beta=beta),
+                          [op.inputs[0], op.outputs[0]], macs=x.size)
+
+    require_dtypes([x], ("int8", "float32"))
+    require_dtypes([y], ("int8", "int16"))
+    require(x.quant is not None and y.quant is not None, "int8 softmax needs quantized input and output")
+    if y.dtype == "int8":
+        require(y.zero_point == -128 and np.float32(y.scale) == np.float32(1.0 / 256),
+                f"int8 output must have scale 1/256 and zero point -128 (TFLM requires it), "
+                f"got scale {y.scale} and zero point {y.zero_point}")
+        kernel = "mg_softmax_s8"
+    else:
+        require(y.zero_point == -32768 and abs(y.scale - 1.0 / 65536) <= 0.001 / 65536,
+                f"int16 output must have scale 1/65536 and zero point -32768 (TFLM requires it), "
+                f"got scale {y.scale} and zero point {y.zero_point}")
+        kernel = "mg_softmax_s8_s16"
+    table = exp_table(beta, float(np.float32(x.scale)))
+    return KernelCall(kernel, "mg_softmax", "mg_softmax_s8_params",
+                      dict(dims, exp_table=ConstArray("int32_t", table)),
+                      [op.inputs[0], op.outputs[0]], macs=x.size)

@@ -1,0 +1,41 @@
+/* ADD kernels with broadcasting and a fused activation. */
+#ifndef MG_ADD_H
+#define MG_ADD_H
+
+#include "mg_common.h"
+
+/* Broadcasting as four nested loops, size0 outermost; in*_stride* are element strides per loop
+ * (0 where that input is broadcast). The innermost strides are 0 or 1. */
+#define MG_ADD_LOOPS                                                                 \
+    int32_t size0, size1, size2, size3;                                              \
+    int32_t in1_stride0, in1_stride1, in1_stride2, in1_stride3;                      \
+    int32_t in2_stride0, in2_stride1, in2_stride2, in2_stride3
+
+typedef struct {
+    MG_ADD_LOOPS;
+    int32_t left_shift;
+    int32_t input1_offset; /* -zero_point */
+    int32_t input1_multiplier;
+    int32_t input1_shift; /* <= 0 */
+    int32_t input2_offset;
+    int32_t input2_multiplier;
+    int32_t input2_shift;
+    int32_t output_offset;
+    int32_t output_multiplier;
+    int32_t output_shift;
+    int32_t act_min;
+    int32_t act_max;
+} mg_add_s8_params;
+
+typedef struct {
+    MG_ADD_LOOPS;
+    float act_min;
+    float act_max;
+} mg_add_f32_params;
+
+void mg_add_s8(const mg_add_s8_params *p, const int8_t *MG_RESTRICT input1, const int8_t *MG_RESTRICT input2,
+               int8_t *MG_RESTRICT output);
+void mg_add_f32(const mg_add_f32_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,
+                float *MG_RESTRICT output);
+
+#endif

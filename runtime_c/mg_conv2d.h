@@ -1,0 +1,77 @@
+/* CONV_2D kernels (NHWC input and output, filter [out_c][filter_h][filter_w][in_c]). */
+#ifndef MG_CONV2D_H
+#define MG_CONV2D_H
+
+#include "mg_common.h"
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_zero_point; /* value of padded input taps (they then contribute nothing, see bias) */
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+    const int32_t *multiplier; /* per output channel */
+    const int32_t *shift;      /* per output channel */
+} mg_conv2d_s8_params;
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    float act_min;
+    float act_max;
+} mg_conv2d_f32_params;
+
+/* Number of scratch bytes mg_conv2d_s8 needs: two im2col patches. */
+#define MG_CONV2D_S8_SCRATCH(filter_h, filter_w, in_c) (2 * (filter_h) * (filter_w) * (in_c))
+
+/* Any filter size, stride, dilation and padding.
+ * bias[c] holds bias[c] - input_zero_point * sum(filter[c]); padded taps read input_zero_point,
+ * so every output pixel uses the same folded bias. scratch: MG_CONV2D_S8_SCRATCH bytes. */
+void mg_conv2d_s8(const mg_conv2d_s8_params *p, const int8_t *MG_RESTRICT input,
+                  const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
+                  int8_t *MG_RESTRICT output, uint8_t *MG_RESTRICT scratch);
+
+/* 1x1 filter without padding (any stride): a matrix multiply straight from the input, no scratch.
+ * bias as for mg_conv2d_s8. */
+void mg_conv2d_1x1_s8(const mg_conv2d_s8_params *p, const int8_t *MG_RESTRICT input,
+                      const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
+                      int8_t *MG_RESTRICT output);
+
+/* Number of scratch bytes mg_conv2d_f32 needs: one float accumulator per output channel. */
+#define MG_CONV2D_F32_SCRATCH(out_c) (4 * (out_c))
+
+/* filter_t is the filter transposed to [filter_h][filter_w][in_c][out_c], so the innermost loop runs
+ * over output channels while each output still sums its taps in TFLite's order (filter_y, filter_x,
+ * in_channel), which keeps results identical to the reference. scratch: MG_CONV2D_F32_SCRATCH bytes. */
+void mg_conv2d_f32(const mg_conv2d_f32_params *p, const float *MG_RESTRICT input,
+                   const float *MG_RESTRICT filter_t, const float *MG_RESTRICT bias,
+                   float *MG_RESTRICT output, uint8_t *MG_RESTRICT scratch);
+
+#endif

@@ -1,0 +1,68 @@
+/* DEPTHWISE_CONV_2D kernels (NHWC input and output, filter [1][filter_h][filter_w][out_c]).
+ * Output channel c reads input channel c / depth_multiplier. */
+#ifndef MG_DEPTHWISE_CONV2D_H
+#define MG_DEPTHWISE_CONV2D_H
+
+#include "mg_common.h"
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c; /* in_c * depth_multiplier */
+    int32_t depth_multiplier;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t input_zero_point; /* value of padded input taps (they then contribute nothing, see bias) */
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+    const int32_t *multiplier; /* per output channel */
+    const int32_t *shift;      /* per output channel */
+} mg_depthwise_conv2d_s8_params;
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t depth_multiplier;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    float act_min;
+    float act_max;
+} mg_depthwise_conv2d_f32_params;
+
+/* Scratch bytes both kernels need: one 32-bit accumulator per output channel. */
+#define MG_DEPTHWISE_CONV2D_SCRATCH(out_c) (4 * (out_c))
+
+/* bias[c] holds bias[c] - input_zero_point * sum over taps of filter[c]; taps outside the image
+ * read input_zero_point, so every output pixel uses the same folded bias. */
+void mg_depthwise_conv2d_s8(const mg_depthwise_conv2d_s8_params *p, const int8_t *MG_RESTRICT input,
+                            const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
+                            int8_t *MG_RESTRICT output, uint8_t *MG_RESTRICT scratch);
+
+/* Each output sums its taps in TFLite's order (filter_y, filter_x), then adds the bias. */
+void mg_depthwise_conv2d_f32(const mg_depthwise_conv2d_f32_params *p, const float *MG_RESTRICT input,
+                             const float *MG_RESTRICT filter, const float *MG_RESTRICT bias,
+                             float *MG_RESTRICT output, uint8_t *MG_RESTRICT scratch);
+
+#endif

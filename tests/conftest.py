@@ -1,0 +1,53 @@
+"""Shared pytest setup: import paths, the shared real models, small helpers."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
+# Real models are read-only test data next to the repo, never copied into it.
+MODELS_DIR = REPO_ROOT.parent / "shared" / "tflite-models"
+
+# `from tflite_builder import ModelBuilder` and `import mcugen` without installing anything.
+for path in (str(TESTS_DIR), str(REPO_ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    if not MODELS_DIR.is_dir():
+        pytest.skip(f"shared models folder {MODELS_DIR} is absent")
+    return MODELS_DIR
+
+
+def shared_model(name: str) -> bytes:
+    """Bytes of ../shared/tflite-models/<name>.tflite; skips the test when the folder is absent."""
+    if not MODELS_DIR.is_dir():
+        pytest.skip(f"shared models folder {MODELS_DIR} is absent")
+    return (MODELS_DIR / f"{name}.tflite").read_bytes()
+
+
+def shared_model_names() -> list[str]:
+    """Names (without .tflite) of all shared models, for parametrize; empty when absent."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.tflite")) if MODELS_DIR.is_dir() else []
+
+
+def random_input(shape, dtype, rng: np.random.Generator) -> np.ndarray:
+    """Random values covering the whole range of integer dtypes, N(0, 1) for floats."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+    return rng.standard_normal(size=shape).astype(dtype)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
