@@ -1,21 +1,6 @@
 #!/usr/bin/env bash
-# Sets up everything the test suite needs on a fresh Debian machine and runs it.
-# System packages (C compilers) come from apt; Python packages go into .venv.
+# The whole test suite on a fresh Debian machine: set up, then pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-SYSTEM_PACKAGES=(gcc clang binutils python3-venv)
-missing=()
-for p in "${SYSTEM_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    echo "installing system packages: ${missing[*]}"
-    $SUDO apt-get update
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
-
-PYTHON="${PYTHON:-python3}"
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+bash scripts/setup.sh test
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,113 @@
+"""AVERAGE_POOL_2D / MAX_POOL_2D: single-op models, mcugen against TFLM (int8 identical, float 1e-5)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tflite_builder import ModelBuilder
+
+import mcugen
+from mcugen.ops.pooling import output_size
+from mcugen.reference import run_tflm_batch
+
+TFLM_ARENA = 1 << 20  # single-op models: the default (10x the model size) is too small
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+# (batch, in_h, in_w, channels, filter_h, filter_w, stride_h, stride_w, padding)
+GEOMETRIES = [
+    (1, 7, 9, 5, 3, 3, 2, 2, "SAME"),     # odd sizes, filter > stride: clipped windows at both ends
+    (1, 7, 9, 5, 3, 3, 2, 2, "VALID"),
+    (1, 5, 5, 3, 2, 2, 2, 2, "SAME"),     # pads only at the end
+    (1, 6, 7, 8, 3, 2, 1, 1, "SAME"),
+    (2, 9, 7, 4, 4, 4, 3, 3, "SAME"),     # batch 2, even filter, stride 3
+    (1, 11, 13, 3, 5, 5, 2, 2, "SAME"),   # wide SAME padding on odd sizes
+    (1, 5, 5, 70, 5, 5, 1, 1, "VALID"),   # global pool, more channels than one C accumulation block
+    (1, 8, 8, 1, 2, 2, 2, 2, "VALID"),
+    (1, 10, 6, 130, 3, 3, 1, 2, "SAME"),  # stride differs per axis, 3 channel blocks
+    (1, 4, 4, 2, 1, 1, 1, 1, "VALID"),    # 1x1 identity window
+]
+
+
+def _cases():
+    cases = []
+    for g, geom in enumerate(GEOMETRIES):
+        for opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            for dtype in ("int8", "float32"):
+                # Each (op, dtype) sees every activation across the geometries.
+                activation = ACTIVATIONS[(g + (opcode == "MAX_POOL_2D")) % len(ACTIVATIONS)]
+                cases.append((opcode, dtype, geom, activation))
+    return cases
+
+
+CASES = _cases()
+
+
+def _case_id(case):
+    opcode, dtype, (n, h, w, c, fh, fw, sh, sw, pad), act = case
+    return f"{opcode[:3].lower()}-{dtype}-{n}x{h}x{w}x{c}-f{fh}x{fw}-s{sh}x{sw}-{pad}-{act}"
+
+
+def build_pool(opcode, dtype, geom, activation, out_scale=None):
+    n, h, w, c, fh, fw, sh, sw, padding = geom
+    out_shape = (n, output_size(padding, h, fh, sh), output_size(padding, w, fw, sw), c)
+    q = dict(scale=0.05, zero_point=-3) if dtype == "int8" else {}
+    mb = ModelBuilder()
+    x = mb.add_input("x", (n, h, w, c), dtype, **q)
+    if out_scale is not None:
+        q = dict(scale=out_scale, zero_point=-3)
+    y = mb.add_tensor("y", out_shape, dtype, **q)
+    mb.add_op(opcode, [x], [y], dict(padding=padding, stride_w=sw, stride_h=sh, filter_width=fw,
+                                     filter_height=fh, fused_activation_function=activation))
+    mb.mark_output(y)
+    return mb.build()
+
+
+def _inputs(dtype, shape, rng, count=3):
+    if dtype == "int8":
+        return [[rng.integers(-128, 128, shape, dtype=np.int8)] for _ in range(count)]
+    return [[(3 * rng.standard_normal(shape)).astype(np.float32)] for _ in range(count)]
+
+
+def run_mcugen(model, input_sets):
+    it = mcugen.Interpreter(model_content=model)
+    it.allocate_tensors()
+    ins, outs = it.get_input_details(), it.get_output_details()
+    results = []
+    for xs in input_sets:
+        for d, x in zip(ins, xs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        results.append([it.get_tensor(d["index"]).copy() for d in outs])
+    return results
+
+
+def assert_matches(ours, theirs):
+    for got_set, want_set in zip(ours, theirs, strict=True):
+        for got, want in zip(got_set, want_set, strict=True):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if got.dtype == np.float32:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            else:
+                np.testing.assert_array_equal(got, want)
+
+
+@pytest.fixture(scope="module")
+def references():
+    """Every case's model, inputs and TFLM outputs, from one TFLM worker."""
+    rng = np.random.default_rng(2024)
+    jobs = []
+    for case in CASES:
+        opcode, dtype, geom, activation = case
+        jobs.append((build_pool(opcode, dtype, geom, activation), _inputs(dtype, geom[:4], rng)))
+    outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
+    return {_case_id(c): (m, xs, out) for c, (m, xs), out in zip(CASES, jobs, outputs)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_pool_matches_tflm(case, references):
+    model, input_sets, expected = references[_case_id(case)]
+    assert_matches(run_mcugen(model, input_sets), expected)
+
+
+def test_int8_pool_requires_equal_quantization():
+    model = build_pool("AVERAGE_POOL_2D", "int8", GEOMETRIES[0], "NONE", out_scale=0.1)
+    with pytest.raises(ValueError, match="quantization"):
+        mcugen.Interpreter(model_content=model)
