@@ -94,6 +94,7 @@ class Interpreter:
                 "scales": q.scale.astype(np.float32) if q is not None else np.zeros(0, np.float32),
                 "zero_points": q.zero_point.astype(np.int32) if q is not None else np.zeros(0, np.int32),
                 "quantized_dimension": q.axis if q is not None else 0,
+                "block_size": 0,  # LiteRT's key for blockwise quantization, which TFLite files here never use
             },
             "sparsity_parameters": {},
         }
@@ -122,6 +123,7 @@ class Interpreter:
             return t.data
         if index not in self._program.offsets:
             return None
+        self._require_allocated("Tensor data is null. Run allocate_tensors() first")
         ptr = self._arena + self._program.offsets[index]
         raw = (ctypes.c_uint8 * t.nbytes).from_address(ptr)
         return np.frombuffer(raw, dtype=np_dtype(t.dtype)).reshape(t.shape)

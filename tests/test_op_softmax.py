@@ -1,0 +1,128 @@
+"""SOFTMAX: single-op models, mcugen against TFLM (int8 identical, float 1e-5)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tflite_builder import ModelBuilder
+
+import mcugen
+from mcugen.reference import run_tflm_batch
+
+TFLM_ARENA = 1 << 20  # single-op models: the default (10x the model size) is too small
+
+# (input dtype, output dtype, shape, input scale, input zero point, beta)
+CASES = [
+    ("int8", "int8", (1, 10), 0.1, -5, 1.0),
+    ("int8", "int8", (1, 10), 1 / 16, 0, 1.0),
+    ("int8", "int8", (3, 7), 0.02, 10, 1.0),
+    ("int8", "int8", (2, 33), 0.5, -128, 1.0),       # coarse scale: most differences are cut off
+    ("int8", "int8", (1, 2, 3, 17), 0.05, 3, 1.0),   # 4-D, softmax over the last axis
+    ("int8", "int8", (1, 4, 4, 5), 0.25, -20, 0.5),
+    ("int8", "int8", (2, 12), 0.08, 0, 2.0),
+    ("int8", "int8", (1, 100), 0.003, 7, 1.0),       # fine scale: all 256 differences in range
+    ("int8", "int8", (4, 9), 40.0, 0, 1.0),          # beta * scale saturates the Q5.26 multiplier
+    ("int8", "int8", (1, 250), 0.1, 0, 0.3),
+    ("int8", "int16", (1, 10), 0.1, -5, 1.0),
+    ("int8", "int16", (2, 3, 21), 0.04, 12, 1.7),
+    ("int8", "int16", (1, 300), 0.5, 0, 1.0),
+    ("float32", "float32", (1, 10), None, None, 1.0),
+    ("float32", "float32", (3, 7), None, None, 0.5),
+    ("float32", "float32", (1, 2, 3, 17), None, None, 2.0),
+    ("float32", "float32", (2, 100), None, None, 1.0),
+]
+OUTPUT_QUANT = {"int8": dict(scale=1 / 256, zero_point=-128), "int16": dict(scale=1 / 65536, zero_point=-32768)}
+
+
+def _case_id(case):
+    din, dout, shape, scale, zp, beta = case
+    return f"{din}-{dout}-{'x'.join(map(str, shape))}-s{scale}-z{zp}-b{beta}"
+
+
+def build_softmax(din, dout, shape, scale, zp, beta, out_quant=None):
+    mb = ModelBuilder()
+    x = mb.add_input("x", shape, din, **(dict(scale=scale, zero_point=zp) if din != "float32" else {}))
+    y = mb.add_tensor("y", shape, dout, **(out_quant or OUTPUT_QUANT.get(dout, {})))
+    mb.add_op("SOFTMAX", [x], [y], dict(beta=beta))
+    mb.mark_output(y)
+    return mb.build()
+
+
+def _inputs(dtype, shape, rng):
+    if dtype == "float32":
+        sets = [(3 * rng.standard_normal(shape)).astype(np.float32) for _ in range(3)]
+        sets.append(np.full(shape, 1.5, np.float32))
+        return [[x] for x in sets]
+    sets = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(3)]
+    sets.append(rng.integers(60, 128, shape, dtype=np.int8))  # values close together
+    sets.append(np.full(shape, 7, np.int8))  # all equal: exact 1/depth
+    one_hot = np.full(shape, -128, np.int8)
+    one_hot[..., 0] = 127  # a single winner with the largest possible gap
+    sets.append(one_hot)
+    return [[x] for x in sets]
+
+
+def run_mcugen(model, input_sets):
+    it = mcugen.Interpreter(model_content=model)
+    it.allocate_tensors()
+    ins, outs = it.get_input_details(), it.get_output_details()
+    results = []
+    for xs in input_sets:
+        for d, x in zip(ins, xs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        results.append([it.get_tensor(d["index"]).copy() for d in outs])
+    return results
+
+
+def assert_matches(ours, theirs):
+    for got_set, want_set in zip(ours, theirs, strict=True):
+        for got, want in zip(got_set, want_set, strict=True):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if got.dtype == np.float32:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+            else:
+                np.testing.assert_array_equal(got, want)
+
+
+@pytest.fixture(scope="module")
+def references():
+    rng = np.random.default_rng(7)
+    jobs = [(build_softmax(*case), _inputs(case[0], case[2], rng)) for case in CASES]
+    outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
+    return {_case_id(c): (m, xs, out) for c, (m, xs), out in zip(CASES, jobs, outputs)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_softmax_matches_tflm(case, references):
+    model, input_sets, expected = references[_case_id(case)]
+    assert_matches(run_mcugen(model, input_sets), expected)
+
+
+def test_exp_table_covers_every_input_scale_of_a_real_sweep():
+    """The generation-time exp table over many scales and betas, through the C kernel, vs TFLM."""
+    rng = np.random.default_rng(11)
+    scales = [0.004, 0.0625, 0.17, 0.33, 1.0]
+    betas = [1.0, 0.8]
+    mb = ModelBuilder()
+    outputs = []
+    # One model with many SOFTMAX ops (one input each) keeps this to one compile.
+    for i, (scale, beta) in enumerate((s, b) for s in scales for b in betas):
+        xi = mb.add_input(f"x{i}", (2, 40), "int8", scale=scale, zero_point=i)
+        y = mb.add_tensor(f"y{i}", (2, 40), "int8", **OUTPUT_QUANT["int8"])
+        mb.add_op("SOFTMAX", [xi], [y], dict(beta=beta))
+        mb.mark_output(y)
+        outputs.append(y)
+    model = mb.build()
+    n_inputs = len(outputs)
+    input_sets = [[rng.integers(-128, 128, (2, 40), dtype=np.int8) for _ in range(n_inputs)] for _ in range(3)]
+    (expected,) = run_tflm_batch([(model, input_sets)], arena_size=TFLM_ARENA)
+    assert_matches(run_mcugen(model, input_sets), expected)
+
+
+@pytest.mark.parametrize("dout,quant", [("int8", dict(scale=1 / 255, zero_point=-128)),
+                                        ("int8", dict(scale=1 / 256, zero_point=0)),
+                                        ("int16", dict(scale=1 / 32768, zero_point=0))])
+def test_output_quantization_must_be_the_converters(dout, quant):
+    model = build_softmax("int8", dout, (1, 10), 0.1, 0, 1.0, out_quant=quant)
+    with pytest.raises(ValueError, match="zero point"):
+        mcugen.Interpreter(model_content=model)
