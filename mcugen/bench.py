@@ -56,6 +56,17 @@ def time_mcugen(interpreter, x_sets, repeats: int) -> float:
     return _median_invoke_seconds(set_inputs, interpreter.invoke, x_sets, repeats)
 
 
+def _or_none(measure, *args):
+    """A reference that refuses the model gets '-' in the table instead of stopping the benchmark."""
+    from .reference import ReferenceError
+
+    try:
+        return measure(*args)
+    except ReferenceError as e:
+        print(f"  {measure.__name__}: {str(e).splitlines()[0][:120]}", file=sys.stderr)
+        return None
+
+
 def bench(models: list[str], repeats: int = 50, tflm_arena: bool = True) -> int:
     from . import reference
     from .interpreter import Interpreter
@@ -74,11 +85,8 @@ def bench(models: list[str], repeats: int = 50, tflm_arena: bool = True) -> int:
         x_sets = random_inputs(it.get_input_details(), 3, seed=0)
         print(f"[{len(rows) + 1}/{len(models)}] {name}: timing mcugen, TFLM, LiteRT...", file=sys.stderr)
         t_ours = time_mcugen(it, x_sets, repeats)
-        try:
-            t_tflm = reference.time_tflm(model_bytes, x_sets, repeats)
-        except reference.ReferenceError:
-            t_tflm = None
-        t_litert = reference.time_litert(model_bytes, x_sets, repeats)
+        t_tflm = _or_none(reference.time_tflm, model_bytes, x_sets, repeats)
+        t_litert = _or_none(reference.time_litert, model_bytes, x_sets, repeats)  # LiteRT refuses person_detect
         arena_tflm = None
         if tflm_arena and t_tflm is not None:
             print(f"[{len(rows) + 1}/{len(models)}] {name}: searching TFLM's smallest arena...", file=sys.stderr)

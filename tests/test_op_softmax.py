@@ -98,23 +98,26 @@ def test_softmax_matches_tflm(case, references):
     assert_matches(run_mcugen(model, input_sets), expected)
 
 
-def test_exp_table_covers_every_input_scale_of_a_real_sweep():
-    """The generation-time exp table over many scales and betas, through the C kernel, vs TFLM."""
+def test_every_input_difference_over_a_sweep_of_scales_and_betas():
+    """Rows [127, 127 - d] for all 256 differences d, int8 and int16 outputs (the latter shows the
+    exp at 16-bit resolution), over many scales and betas, in one model (one compile) vs TFLM."""
     rng = np.random.default_rng(11)
-    scales = [0.004, 0.0625, 0.17, 0.33, 1.0]
+    scales = [0.004, 0.0625, 0.17, 0.33, 1.0, 3.0]
     betas = [1.0, 0.8]
+    shape = (256, 2)
     mb = ModelBuilder()
-    outputs = []
-    # One model with many SOFTMAX ops (one input each) keeps this to one compile.
+    n_inputs = 0
     for i, (scale, beta) in enumerate((s, b) for s in scales for b in betas):
-        xi = mb.add_input(f"x{i}", (2, 40), "int8", scale=scale, zero_point=i)
-        y = mb.add_tensor(f"y{i}", (2, 40), "int8", **OUTPUT_QUANT["int8"])
-        mb.add_op("SOFTMAX", [xi], [y], dict(beta=beta))
-        mb.mark_output(y)
-        outputs.append(y)
+        x = mb.add_input(f"x{i}", shape, "int8", scale=scale, zero_point=i - 6)
+        n_inputs += 1
+        for dout in ("int8", "int16"):
+            y = mb.add_tensor(f"y{i}_{dout}", shape, dout, **OUTPUT_QUANT[dout])
+            mb.add_op("SOFTMAX", [x], [y], dict(beta=beta))
+            mb.mark_output(y)
     model = mb.build()
-    n_inputs = len(outputs)
-    input_sets = [[rng.integers(-128, 128, (2, 40), dtype=np.int8) for _ in range(n_inputs)] for _ in range(3)]
+    every_difference = np.stack([np.full(256, 127), 127 - np.arange(256)], axis=1).astype(np.int8)
+    input_sets = [[every_difference] * n_inputs, [every_difference[:, ::-1].copy()] * n_inputs]
+    input_sets.append([rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(n_inputs)])
     (expected,) = run_tflm_batch([(model, input_sets)], arena_size=TFLM_ARENA)
     assert_matches(run_mcugen(model, input_sets), expected)
 

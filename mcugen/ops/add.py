@@ -16,7 +16,7 @@ from .base import KernelCall, require, require_dtypes, suffix, tensors
 
 OPCODES = ("ADD",)
 
-LEFT_SHIFT_INT8 = 20  # TFLM's headroom for int8 inputs before rescaling
+LEFT_SHIFT_INT8 = 19  # TFLM's headroom for int8 inputs before rescaling
 MAX_LOOPS = 4
 
 

@@ -1,0 +1,142 @@
+"""ADD: single-op models, mcugen against TFLM (int8 identical, float 1e-5), broadcasting included."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tflite_builder import ModelBuilder
+
+import mcugen
+from mcugen.errors import Unsupported
+from mcugen.ops.add import broadcast_plan
+from mcugen.reference import run_tflm_batch
+
+TFLM_ARENA = 1 << 20  # single-op models: the default (10x the model size) is too small
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+SHAPES = [
+    ((1, 4, 4, 3), (1, 4, 4, 3)),
+    ((1, 4, 4, 3), (1, 1, 1, 3)),   # per-channel bias-like
+    ((1, 1, 1, 3), (1, 4, 4, 3)),   # the first input broadcasts
+    ((1, 4, 1, 3), (1, 1, 5, 3)),   # both broadcast
+    ((2, 3, 4, 5), (5,)),           # lower rank
+    ((1, 4, 4, 3), (1,)),           # scalar
+    ((1, 5, 6, 1), (1, 5, 6, 7)),   # innermost broadcast of the first input
+    ((3, 1, 5), (1, 4, 1)),         # rank 3, alternating
+    ((4, 1), (1, 6)),
+    ((2, 1, 3, 1), (1, 4, 1, 5)),   # four alternating loops
+    ((1, 1, 1, 1), (1, 1, 1, 1)),
+]
+# (input-1 scale, zero point), (input-2 scale, zero point), (output scale, zero point)
+QUANTS = [
+    ((0.05, 0), (0.05, 0), (0.1, 0)),
+    ((0.02, -10), (0.1, 5), (0.07, -3)),
+    ((0.3, 20), (0.01, -128), (0.2, 10)),
+    ((0.007, 127), (0.009, -50), (0.011, -128)),
+]
+
+
+def _out_shape(s1, s2):
+    return tuple(np.broadcast_shapes(s1, s2))
+
+
+def _cases():
+    cases = []
+    for i, (s1, s2) in enumerate(SHAPES):
+        activation = ACTIVATIONS[i % len(ACTIVATIONS)]
+        cases.append(("int8", s1, s2, QUANTS[i % len(QUANTS)], activation, False))
+        cases.append(("float32", s1, s2, None, ACTIVATIONS[(i + 1) % len(ACTIVATIONS)], False))
+    # Every activation with more scale combinations on the common bias-like shape.
+    for j, quants in enumerate(QUANTS):
+        for activation in ACTIVATIONS:
+            cases.append(("int8", (1, 3, 5, 8), (1, 1, 1, 8), quants, activation, j % 2 == 1))
+    for activation in ACTIVATIONS:
+        cases.append(("float32", (1, 3, 5, 8), (1, 3, 5, 8), None, activation, False))
+    cases.append(("float32", (1, 3, 5, 8), (8,), None, "RELU", True))
+    return cases
+
+
+CASES = _cases()
+
+
+def _case_id(case):
+    dtype, s1, s2, quants, activation, const = case
+    shapes = "+".join("x".join(map(str, s)) for s in (s1, s2))
+    q = "" if quants is None else "-q" + str(QUANTS.index(quants))
+    return f"{dtype}-{shapes}{q}-{activation}{'-const' if const else ''}"
+
+
+def _random(dtype, shape, rng):
+    if dtype == "int8":
+        return rng.integers(-128, 128, shape, dtype=np.int8)
+    return (3 * rng.standard_normal(shape)).astype(np.float32)
+
+
+def build_add(dtype, s1, s2, quants, activation, const_second, rng):
+    q1, q2, qo = [dict(scale=s, zero_point=z) for s, z in quants] if quants else ({}, {}, {})
+    mb = ModelBuilder()
+    a = mb.add_input("a", s1, dtype, **q1)
+    b = mb.add_const("b", _random(dtype, s2, rng), dtype, **q2) if const_second else mb.add_input("b", s2, dtype, **q2)
+    y = mb.add_tensor("y", _out_shape(s1, s2), dtype, **qo)
+    mb.add_op("ADD", [a, b], [y], dict(fused_activation_function=activation))
+    mb.mark_output(y)
+    return mb.build()
+
+
+def run_mcugen(model, input_sets):
+    it = mcugen.Interpreter(model_content=model)
+    it.allocate_tensors()
+    ins, outs = it.get_input_details(), it.get_output_details()
+    results = []
+    for xs in input_sets:
+        for d, x in zip(ins, xs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        results.append([it.get_tensor(d["index"]).copy() for d in outs])
+    return results
+
+
+def assert_matches(ours, theirs):
+    for got_set, want_set in zip(ours, theirs, strict=True):
+        for got, want in zip(got_set, want_set, strict=True):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if got.dtype == np.float32:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            else:
+                np.testing.assert_array_equal(got, want)
+
+
+@pytest.fixture(scope="module")
+def references():
+    rng = np.random.default_rng(99)
+    jobs = []
+    for case in CASES:
+        dtype, s1, s2, quants, activation, const = case
+        model = build_add(dtype, s1, s2, quants, activation, const, rng)
+        shapes = [s1] if const else [s1, s2]
+        jobs.append((model, [[_random(dtype, s, rng) for s in shapes] for _ in range(3)]))
+    outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
+    return {_case_id(c): (m, xs, out) for c, (m, xs), out in zip(CASES, jobs, outputs)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_add_matches_tflm(case, references):
+    model, input_sets, expected = references[_case_id(case)]
+    assert_matches(run_mcugen(model, input_sets), expected)
+
+
+@pytest.mark.parametrize("s1,s2,out", [((1, 4, 4, 3), (1, 1, 1, 3), (1, 4, 4, 3)),
+                                       ((1, 4, 1, 3), (1, 1, 5, 3), (1, 4, 5, 3)),
+                                       ((3, 1, 5), (1, 4, 1), (3, 4, 5)),
+                                       ((2, 1, 3, 1), (1, 4, 1, 5), (2, 4, 3, 5)),
+                                       ((6,), (6,), (6,))])
+def test_broadcast_plan_visits_numpy_broadcast_order(s1, s2, out):
+    sizes, st1, st2 = broadcast_plan(s1, s2, out)
+    a, b = np.arange(np.prod(s1)).reshape(s1), np.arange(np.prod(s2)).reshape(s2)
+    want_a, want_b = np.broadcast_to(a, out).ravel(), np.broadcast_to(b, out).ravel()
+    idx = np.indices(sizes).reshape(len(sizes), -1).T
+    np.testing.assert_array_equal(a.ravel()[idx @ np.array(st1)], want_a)
+    np.testing.assert_array_equal(b.ravel()[idx @ np.array(st2)], want_b)
+
+
+def test_incompatible_shapes_are_refused():
+    with pytest.raises(Unsupported, match="do not broadcast"):
+        broadcast_plan((1, 4, 3), (1, 5, 3), (1, 4, 3))

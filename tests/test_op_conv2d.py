@@ -1,0 +1,199 @@
+"""CONV_2D: single-op models, mcugen against TFLM (int8 identical, float32 within 1e-5)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tflite_builder import ModelBuilder
+
+import mcugen
+from mcugen.ops.conv2d import out_size
+from mcugen.reference import run_tflm_batch
+
+TFLM_ARENA = 1 << 20  # single-op models: the default (10x the model size) is too small
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+SPREAD = {"NONE": 1.0, "RELU": 1.0, "RELU6": 3.0, "RELU_N1_TO_1": 0.7}  # real output std per activation
+
+# (batch, in_h, in_w, in_c, out_c, filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, padding)
+GEOMETRIES = [
+    (1, 7, 9, 3, 4, 3, 3, 2, 2, 1, 1, "SAME"),     # odd sizes, stride 2: padding on both sides
+    (1, 7, 9, 3, 4, 3, 3, 2, 2, 1, 1, "VALID"),
+    (1, 8, 8, 5, 6, 3, 3, 1, 1, 1, 1, "SAME"),     # even sizes
+    (1, 8, 6, 4, 3, 5, 3, 1, 2, 1, 1, "SAME"),     # 5x3 filter, stride differs per axis, odd out_c
+    (1, 8, 8, 4, 4, 3, 3, 2, 2, 1, 1, "SAME"),     # even sizes, stride 2: padding only at the end
+    (1, 9, 9, 3, 5, 3, 3, 1, 1, 2, 2, "SAME"),     # dilation 2
+    (1, 10, 7, 2, 4, 3, 3, 1, 1, 2, 1, "VALID"),   # dilation on one axis only
+    (1, 9, 8, 3, 4, 5, 3, 2, 1, 2, 2, "SAME"),     # dilation with stride and a 5x3 filter
+    (2, 6, 6, 8, 16, 1, 1, 1, 1, 1, 1, "VALID"),   # 1x1 fast path (matrix multiply), batch 2
+    (1, 7, 7, 16, 8, 1, 1, 2, 2, 1, 1, "SAME"),    # 1x1 with stride 2 on odd sizes
+    (1, 3, 5, 20, 7, 1, 1, 1, 1, 1, 1, "SAME"),    # odd pixel count and odd out_c (tail paths)
+    (1, 5, 5, 33, 17, 3, 3, 1, 1, 1, 1, "SAME"),   # depth not a multiple of a vector
+    (1, 12, 5, 1, 16, 10, 4, 2, 2, 1, 1, "SAME"),  # tall filter on one input channel (KWS-like)
+    (1, 4, 4, 3, 2, 5, 5, 1, 1, 1, 1, "SAME"),     # window wider than the image
+    (1, 1, 1, 64, 3, 1, 1, 1, 1, 1, 1, "VALID"),   # one pixel (person_detect's last conv)
+]
+
+
+def output_shape(geom):
+    n, h, w, _, oc, fh, fw, sh, sw, dh, dw, padding = geom
+    return (n, out_size(padding, h, fh, sh, dh), out_size(padding, w, fw, sw, dw), oc)
+
+
+def _cases():
+    """(dtype, geometry, activation, per_channel, with_bias): every dtype meets every geometry;
+    activations, per-channel/per-tensor filters and bias presence rotate over them."""
+    cases = []
+    for g, geom in enumerate(GEOMETRIES):
+        for dtype in ("int8", "float32"):
+            act = ACTIVATIONS[(g + (dtype == "float32")) % len(ACTIVATIONS)]
+            per_channel = dtype == "int8" and g % 3 != 2
+            with_bias = g % 4 != 3
+            cases.append((dtype, geom, act, per_channel, with_bias))
+    return cases
+
+
+CASES = _cases()
+
+
+def _case_id(case):
+    dtype, (n, h, w, ic, oc, fh, fw, sh, sw, dh, dw, pad), act, per_channel, with_bias = case
+    quant = ("pc" if per_channel else "pt") if dtype == "int8" else ""
+    return (f"{dtype}-{n}x{h}x{w}x{ic}-o{oc}-f{fh}x{fw}-s{sh}x{sw}-d{dh}x{dw}-{pad}-{act}"
+            f"{'-' + quant if quant else ''}{'' if with_bias else '-nobias'}")
+
+
+def build_conv(dtype, geom, act, per_channel=True, with_bias=True, rng=None, in_q=(0.05, -3),
+               out_zero_point=None, out_scale_factor=1.0, filter_in_c=None):
+    """A single CONV_2D model."""
+    rng = rng or np.random.default_rng(0)
+    n, h, w, ic, oc, fh, fw, sh, sw, dh, dw, padding = geom
+    filter_in_c = filter_in_c or ic
+    opts = dict(padding=padding, stride_w=sw, stride_h=sh, dilation_w_factor=dw, dilation_h_factor=dh,
+                fused_activation_function=act)
+    mb = ModelBuilder()
+    depth = fh * fw * filter_in_c
+    if dtype == "float32":
+        x = mb.add_input("x", (n, h, w, ic), "float32")
+        wt = mb.add_const("w", (rng.standard_normal((oc, fh, fw, filter_in_c)) / np.sqrt(depth)).astype(np.float32), "float32")
+        inputs = [x, wt]
+        if with_bias:
+            inputs.append(mb.add_const("b", rng.standard_normal(oc).astype(np.float32), "float32"))
+        y = mb.add_tensor("y", output_shape(geom), "float32")
+    else:
+        in_scale, in_zp = in_q
+        x = mb.add_input("x", (n, h, w, ic), "int8", scale=in_scale, zero_point=in_zp)
+        # Scales chosen so real outputs have about SPREAD[act] standard deviation and land on
+        # many int8 levels, inside the clamping activations' ranges too.
+        acc_std = 74 * 73 * np.sqrt(depth)
+        w_scale = (rng.uniform(0.5, 1.0, oc if per_channel else 1) * SPREAD[act] / (in_scale * acc_std)).astype(np.float32)
+        wt = mb.add_const("w", rng.integers(-127, 128, (oc, fh, fw, filter_in_c), dtype=np.int8), "int8",
+                          scale=w_scale, zero_point=0, axis=0)
+        inputs = [x, wt]
+        bias_scale = (np.float32(in_scale) * np.broadcast_to(w_scale, (oc,))).astype(np.float32)
+        if with_bias:
+            bias = rng.integers(-2 * int(acc_std), 2 * int(acc_std), oc).astype(np.int32)
+            inputs.append(mb.add_const("b", bias, "int32", scale=bias_scale, zero_point=0))
+        out_scale = SPREAD[act] / 32 * out_scale_factor
+        out_zp = int(rng.integers(-20, 20)) if out_zero_point is None else out_zero_point
+        y = mb.add_tensor("y", output_shape(geom), "int8", scale=out_scale, zero_point=out_zp)
+    mb.add_op("CONV_2D", inputs, [y], opts)
+    mb.mark_output(y)
+    return mb.build()
+
+
+def make_inputs(dtype, shape, rng, count=2):
+    if dtype == "int8":
+        return [[rng.integers(-128, 128, shape, dtype=np.int8)] for _ in range(count)]
+    return [[rng.standard_normal(shape).astype(np.float32)] for _ in range(count)]
+
+
+def run_mcugen(model, input_sets):
+    it = mcugen.Interpreter(model_content=model)
+    it.allocate_tensors()
+    ins, outs = it.get_input_details(), it.get_output_details()
+    results = []
+    for xs in input_sets:
+        for d, x in zip(ins, xs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        results.append([it.get_tensor(d["index"]).copy() for d in outs])
+    return results
+
+
+def assert_matches(ours, theirs):
+    for got_set, want_set in zip(ours, theirs, strict=True):
+        for got, want in zip(got_set, want_set, strict=True):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if got.dtype == np.float32:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            else:
+                np.testing.assert_array_equal(got, want)
+
+
+# Extra int8 cases for quantization corners: (name, geometry, build kwargs)
+CORNERS = [
+    # Extreme input zero points: padded taps must still contribute nothing.
+    ("input-zp-minus128", GEOMETRIES[0], dict(act="NONE", in_q=(0.02, -128))),
+    ("input-zp-127", GEOMETRIES[5], dict(act="RELU", in_q=(0.02, 127))),
+    # Effective scale above 1 (a left shift in the requantization), saturating outputs.
+    ("scale-above-one", GEOMETRIES[2], dict(act="NONE", out_scale_factor=1e-4)),
+    # Output zero point at the ends of the range with clamping activations.
+    ("output-zp-127-relu6", GEOMETRIES[3], dict(act="RELU6", out_zero_point=127)),
+    ("output-zp-minus128-relu1", GEOMETRIES[8], dict(act="RELU_N1_TO_1", out_zero_point=-128)),
+    ("per-tensor-1x1-nobias", GEOMETRIES[9], dict(act="RELU", per_channel=False, with_bias=False)),
+]
+
+
+@pytest.fixture(scope="module")
+def references():
+    """Every case's model, inputs and TFLM outputs, from one TFLM worker."""
+    rng = np.random.default_rng(2024)
+    jobs, keys = [], []
+    for case in CASES:
+        dtype, geom, act, per_channel, with_bias = case
+        model = build_conv(dtype, geom, act, per_channel, with_bias, rng=rng)
+        jobs.append((model, make_inputs(dtype, geom[:4], rng)))
+        keys.append(_case_id(case))
+    for name, geom, kwargs in CORNERS:
+        jobs.append((build_conv("int8", geom, rng=rng, **kwargs), make_inputs("int8", geom[:4], rng)))
+        keys.append(name)
+    outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
+    return {k: (m, xs, out) for k, (m, xs), out in zip(keys, jobs, outputs)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_conv_matches_tflm(case, references):
+    model, input_sets, expected = references[_case_id(case)]
+    assert_matches(run_mcugen(model, input_sets), expected)
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CORNERS])
+def test_conv_quantization_corners_match_tflm(name, references):
+    model, input_sets, expected = references[name]
+    assert_matches(run_mcugen(model, input_sets), expected)
+
+
+def test_int8_outputs_are_not_degenerate(references):
+    """The sweep is only meaningful if outputs spread over many int8 values."""
+    for key, (_, _, expected) in references.items():
+        if key.startswith("int8"):
+            out = expected[0][0]
+            assert len(np.unique(out)) > min(8, out.size // 2), key
+
+
+def test_grouped_conv_is_unsupported():
+    geom = (1, 5, 5, 4, 4, 3, 3, 1, 1, 1, 1, "SAME")
+    model = build_conv("int8", geom, "NONE", filter_in_c=2)
+    with pytest.raises(ValueError, match="grouped convolution"):
+        mcugen.Interpreter(model_content=model)
+
+
+def test_hybrid_conv_is_unsupported():
+    mb = ModelBuilder()
+    x = mb.add_input("x", (1, 4, 4, 2), "float32")
+    w = mb.add_const("w", np.ones((3, 1, 1, 2), np.int8), "int8", scale=np.float32(0.1), zero_point=0)
+    y = mb.add_tensor("y", (1, 4, 4, 3), "float32")
+    mb.add_op("CONV_2D", [x, w], [y], dict(padding="VALID", stride_w=1, stride_h=1, dilation_w_factor=1,
+                                           dilation_h_factor=1, fused_activation_function="NONE"))
+    mb.mark_output(y)
+    with pytest.raises(ValueError, match="hybrid"):
+        mcugen.Interpreter(model_content=mb.build())
