@@ -13,6 +13,12 @@ from . import __version__
 from .errors import MCUGenError, UnsupportedError
 
 
+class InputDataError(MCUGenError):
+    """An --input array that does not fit the model: bad input like a bad model, so the same status."""
+
+    exit_code = 2
+
+
 def _kib(n: int) -> str:
     return f"{n / 1024:.1f} KiB ({n} B)"
 
@@ -99,13 +105,13 @@ def _load_input(path: str, detail: dict, k: int) -> np.ndarray:
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
-        raise MCUGenError(f"--input {path}: cannot read a .npy array ({e})") from None
+        raise InputDataError(f"--input {path}: cannot read a .npy array ({e})") from None
     want = tuple(int(d) for d in detail["shape"])
     if x.dtype != detail["dtype"]:
-        raise MCUGenError(f"--input {path}: dtype {x.dtype} but input {k} '{detail['name']}' is {np.dtype(detail['dtype']).name}")
+        raise InputDataError(f"--input {path}: dtype {x.dtype} but input {k} '{detail['name']}' is {np.dtype(detail['dtype']).name}")
     if x.shape != want:
         if x.size != int(np.prod(want)):
-            raise MCUGenError(f"--input {path}: shape {list(x.shape)} but input {k} '{detail['name']}' has shape {list(want)}")
+            raise InputDataError(f"--input {path}: shape {list(x.shape)} but input {k} '{detail['name']}' has shape {list(want)}")
         x = x.reshape(want)
     return x
 
@@ -116,7 +122,7 @@ def cmd_run(args) -> int:
     it = _interpreter(args.model)
     details = it.get_input_details()
     if len(args.input) != len(details):
-        raise MCUGenError(f"the model has {len(details)} input(s); give --input once for each ({len(args.input)} given)")
+        raise InputDataError(f"the model has {len(details)} input(s); give --input once for each ({len(args.input)} given)")
     it.allocate_tensors()
     for k, (path, d) in enumerate(zip(args.input, details)):
         it.set_tensor(d["index"], _load_input(path, d, k))
@@ -151,7 +157,15 @@ def _interpreter(model):
 def cmd_verify(args) -> int:
     from .verify import verify
 
-    return verify(args.model, n_inputs=args.inputs, seed=args.seed)
+    try:
+        return verify(args.model, n_inputs=args.inputs, seed=args.seed)
+    except ValueError:
+        # mcugen.Interpreter turns compile errors into ValueError (LiteRT's API); re-raise the compiler's
+        # own error so an unsupported model gets its message and exit status, not a traceback.
+        from . import compiler
+
+        compiler.compile_model(args.model)
+        raise
 
 
 def cmd_bench(args) -> int:
@@ -223,6 +237,10 @@ def main(argv=None) -> int:
         print("mcugen: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return 1
+    except OSError as e:  # an output path that cannot be written, a full disk: no traceback for those
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"mcugen: error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
 
 

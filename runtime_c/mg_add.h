@@ -25,6 +25,9 @@ typedef struct {
     int32_t output_shift;
     int32_t act_min;
     int32_t act_max;
+    /* mg_add_s8_table only: table[x + 128] is input x's scaled value, computed at generation time. */
+    const int32_t *input1_table;
+    const int32_t *input2_table;
 } mg_add_s8_params;
 
 typedef struct {
@@ -33,8 +36,11 @@ typedef struct {
     float act_max;
 } mg_add_f32_params;
 
+/* Both give TFLM's results; the _table variant looks the scaled inputs up instead of computing them. */
 void mg_add_s8(const mg_add_s8_params *p, const int8_t *MG_RESTRICT input1, const int8_t *MG_RESTRICT input2,
                int8_t *MG_RESTRICT output);
+void mg_add_s8_table(const mg_add_s8_params *p, const int8_t *MG_RESTRICT input1,
+                     const int8_t *MG_RESTRICT input2, int8_t *MG_RESTRICT output);
 void mg_add_f32(const mg_add_f32_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,
                 float *MG_RESTRICT output);
 

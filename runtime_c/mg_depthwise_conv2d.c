@@ -1,5 +1,18 @@
 #include "mg_depthwise_conv2d.h"
 
+/* x * multiplier * 2^shift with TFLM's two-step rounding (MultiplyByQuantizedMultiplier: rounding
+ * doubling high multiply, then rounding divide by 2^-shift with ties away from zero) folded into
+ * one 64-bit expression: floor((floor(a / 2^31) + c) / 2^r) = floor((a + c * 2^31) / 2^(31 + r)).
+ * Identical to mg_multiply_by_quantized_multiplier for multiplier >= 0, which QuantizeMultiplier
+ * gives for every positive scale, and about a third cheaper. */
+MG_INLINE int32_t mg_dw_rescale(int32_t x, int32_t multiplier, int32_t shift) {
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int64_t a = (int64_t)(int32_t)((uint32_t)x << left) * multiplier + ((int64_t)1 << 30);
+    const int64_t half = right > 0 ? ((int64_t)1 << (30 + right)) - (a < 0 ? ((int64_t)1 << 31) : 0) : 0;
+    return (int32_t)((a + half) >> (31 + right));
+}
+
 /* acc[c] += x[c / multiplier] * w[c] for every output channel c. */
 MG_INLINE void mg_dw_accumulate_s8(int32_t *MG_RESTRICT acc, const int8_t *MG_RESTRICT x,
                                    const int8_t *MG_RESTRICT w, int32_t in_c, int32_t multiplier) {
@@ -67,9 +80,8 @@ void mg_depthwise_conv2d_s8(const mg_depthwise_conv2d_s8_params *p, const int8_t
                     }
                 }
                 for (c = 0; c < out_c; ++c) {
-                    const int32_t v = mg_multiply_by_quantized_multiplier(acc[c], p->multiplier[c], p->shift[c]) +
-                                      p->output_offset;
-                    out[c] = (int8_t)mg_clamp_i32(v, p->act_min, p->act_max);
+                    const int32_t v = mg_dw_rescale(acc[c], p->multiplier[c], p->shift[c]) + p->output_offset;
+                    out[c] = (int8_t)mg_min_i32(mg_max_i32(v, p->act_min), p->act_max);
                 }
             }
         }

@@ -6,6 +6,7 @@ import pytest
 from tflite_builder import ModelBuilder
 
 import mcugen
+import mcugen.ops.add
 from mcugen.errors import Unsupported
 from mcugen.ops.add import broadcast_plan
 from mcugen.reference import run_tflm_batch
@@ -44,9 +45,9 @@ def _cases():
         activation = ACTIVATIONS[i % len(ACTIVATIONS)]
         cases.append(("int8", s1, s2, QUANTS[i % len(QUANTS)], activation, False))
         cases.append(("float32", s1, s2, None, ACTIVATIONS[(i + 1) % len(ACTIVATIONS)], False))
-    # Every activation with more scale combinations on the common bias-like shape.
+    # More scale and activation combinations on the common bias-like shape.
     for j, quants in enumerate(QUANTS):
-        for activation in ACTIVATIONS:
+        for activation in (ACTIVATIONS[j], ACTIVATIONS[(j + 2) % len(ACTIVATIONS)]):
             cases.append(("int8", (1, 3, 5, 8), (1, 1, 1, 8), quants, activation, j % 2 == 1))
     for activation in ACTIVATIONS:
         cases.append(("float32", (1, 3, 5, 8), (1, 3, 5, 8), None, activation, False))
@@ -117,10 +118,35 @@ def references():
     return {_case_id(c): (m, xs, out) for c, (m, xs), out in zip(CASES, jobs, outputs)}
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_add_matches_tflm(case, references):
+@pytest.fixture(params=["computed", "table"])
+def int8_path(request, monkeypatch):
+    """Force the int8 kernel that computes the scaled inputs, or the one that looks them up."""
+    monkeypatch.setattr(mcugen.ops.add, "TABLE_MIN_ELEMENTS", 0 if request.param == "table" else 1 << 62)
+    return request.param
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == "int8"], ids=_case_id)
+def test_int8_add_matches_tflm(case, references, int8_path):
     model, input_sets, expected = references[_case_id(case)]
     assert_matches(run_mcugen(model, input_sets), expected)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == "float32"], ids=_case_id)
+def test_float_add_matches_tflm(case, references):
+    model, input_sets, expected = references[_case_id(case)]
+    assert_matches(run_mcugen(model, input_sets), expected)
+
+
+def test_int8_every_input_pair(int8_path):
+    """(256, 1) + (1, 256) covers all 65536 int8 input pairs, for every scale combination."""
+    values = np.arange(-128, 128, dtype=np.int8)
+    jobs = []
+    for quants in QUANTS + [((0.1, 0), (0.003, 9), (0.1, -7)), ((1.5, -1), (1.4, 2), (2.9, 0))]:
+        rng = np.random.default_rng(0)
+        model = build_add("int8", (256, 1), (1, 256), quants, "NONE", False, rng)
+        jobs.append((model, [[values.reshape(256, 1), values.reshape(1, 256)]]))
+    for (model, input_sets), expected in zip(jobs, run_tflm_batch(jobs, arena_size=TFLM_ARENA)):
+        assert_matches(run_mcugen(model, input_sets), expected)
 
 
 @pytest.mark.parametrize("s1,s2,out", [((1, 4, 4, 3), (1, 1, 1, 3), (1, 4, 4, 3)),
@@ -140,3 +166,8 @@ def test_broadcast_plan_visits_numpy_broadcast_order(s1, s2, out):
 def test_incompatible_shapes_are_refused():
     with pytest.raises(Unsupported, match="do not broadcast"):
         broadcast_plan((1, 4, 3), (1, 5, 3), (1, 4, 3))
+
+
+def test_more_than_four_broadcast_loops_are_refused():
+    with pytest.raises(Unsupported, match="needs 5 loops"):
+        broadcast_plan((2, 1, 3, 1, 2), (1, 4, 1, 5, 1), (2, 4, 3, 5, 2))

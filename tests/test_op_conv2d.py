@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import MODELS_DIR
 from tflite_builder import ModelBuilder
 
 import mcugen
+from mcugen.frontend.tflite import load_model
 from mcugen.ops.conv2d import out_size
 from mcugen.reference import run_tflm_batch
+
+REAL_MODELS = ("tiny_vww_mobilenet_int8", "tiny_ic_resnet8_int8", "tiny_kws_dscnn_int8", "tflm_person_detect_int8")
+WINDOW_OPTIONS = ("padding", "stride_w", "stride_h", "dilation_w_factor", "dilation_h_factor",
+                  "depth_multiplier", "fused_activation_function")
 
 TFLM_ARENA = 1 << 20  # single-op models: the default (10x the model size) is too small
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -129,6 +135,48 @@ def assert_matches(ours, theirs):
                 np.testing.assert_array_equal(got, want)
 
 
+def real_layers(opcode):
+    """The `opcode` ops of the real models as single-op models with the model's own weights, bias
+    and quantization: [(id, model bytes, input shape)], one per distinct geometry (repeated blocks
+    exercise the same code). Empty when the models are absent."""
+    if not MODELS_DIR.is_dir():
+        return []
+    layers, seen = [], set()
+    for name in REAL_MODELS:
+        graph = load_model((MODELS_DIR / f"{name}.tflite").read_bytes(), name)
+        for op in graph.operators:
+            if op.opcode != opcode:
+                continue
+            geometry = (tuple(graph.tensor(t).shape for t in op.inputs[:2] + op.outputs),
+                        tuple(sorted((k, v) for k, v in op.options.items() if k in WINDOW_OPTIONS)))
+            if geometry in seen:
+                continue
+            seen.add(geometry)
+            mb = ModelBuilder()
+            indices = []
+            for i, t in enumerate(op.inputs + op.outputs):
+                if t < 0:
+                    indices.append(-1)
+                    continue
+                tensor = graph.tensor(t)
+                q = {}
+                if tensor.quant is not None:
+                    q = dict(scale=tensor.quant.scale, zero_point=tensor.quant.zero_point, axis=tensor.quant.axis)
+                if tensor.is_constant:
+                    indices.append(mb.add_const(tensor.name, tensor.data, tensor.dtype, **q))
+                elif i == 0:
+                    indices.append(mb.add_input(tensor.name, tensor.shape, tensor.dtype, **q))
+                else:
+                    indices.append(mb.add_tensor(tensor.name, tensor.shape, tensor.dtype, **q))
+            opts = {k: v for k, v in op.options.items() if k in WINDOW_OPTIONS}
+            mb.add_op(opcode, indices[:len(op.inputs)], indices[len(op.inputs):], opts)
+            mb.mark_output(indices[-1])
+            layers.append((f"{name}-op{op.index}", mb.build(), graph.tensor(op.inputs[0]).shape))
+    return layers
+
+
+REAL_LAYERS = real_layers("CONV_2D")
+
 # Extra int8 cases for quantization corners: (name, geometry, build kwargs)
 CORNERS = [
     # Extreme input zero points: padded taps must still contribute nothing.
@@ -156,6 +204,9 @@ def references():
     for name, geom, kwargs in CORNERS:
         jobs.append((build_conv("int8", geom, rng=rng, **kwargs), make_inputs("int8", geom[:4], rng)))
         keys.append(name)
+    for key, model, shape in REAL_LAYERS:
+        jobs.append((model, make_inputs("int8", shape, rng)))
+        keys.append(key)
     outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
     return {k: (m, xs, out) for k, (m, xs), out in zip(keys, jobs, outputs)}
 
@@ -169,6 +220,13 @@ def test_conv_matches_tflm(case, references):
 @pytest.mark.parametrize("name", [c[0] for c in CORNERS])
 def test_conv_quantization_corners_match_tflm(name, references):
     model, input_sets, expected = references[name]
+    assert_matches(run_mcugen(model, input_sets), expected)
+
+
+@pytest.mark.parametrize("key", [layer[0] for layer in REAL_LAYERS])
+def test_real_model_conv_layers_match_tflm(key, references):
+    """Each CONV_2D of the benchmark models alone, with its real weights and quantization."""
+    model, input_sets, expected = references[key]
     assert_matches(run_mcugen(model, input_sets), expected)
 
 

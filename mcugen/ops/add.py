@@ -2,7 +2,10 @@
 
 int8 follows TFLM bit for bit: both inputs are shifted left by 20 bits, scaled to twice the larger
 input scale with multipliers from QuantizeMultiplierSmallerThanOneExp, summed, and requantized to
-the output scale, every multiply with TFLM's two-step rounding.
+the output scale, every multiply with TFLM's two-step rounding. Each input's scaled value depends
+on that int8 value alone, so for larger tensors (>= TABLE_MIN_ELEMENTS outputs) both are
+precomputed here into 256-entry int32 tables (2 KiB of flash) and the C kernel does only the
+output requantization per element.
 
 Broadcasting is planned here: dimensions of size 1 in the output are dropped and neighbouring
 dimensions that broadcast the same way are merged, leaving at most 4 loops for the C kernel with
@@ -11,13 +14,17 @@ contiguous elements, or holds one input fixed.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import quant
-from .base import KernelCall, require, require_dtypes, suffix, tensors
+from .base import ConstArray, KernelCall, require, require_dtypes, suffix, tensors
+from .softmax import multiply_by_quantized_multiplier
 
 OPCODES = ("ADD",)
 
-LEFT_SHIFT_INT8 = 19  # TFLM's headroom for int8 inputs before rescaling
+LEFT_SHIFT_INT8 = 20  # TFLM's headroom for int8 inputs before rescaling
 MAX_LOOPS = 4
+TABLE_MIN_ELEMENTS = 256  # below this the tables' flash costs more than the time they save
 
 
 def broadcast_plan(shape1, shape2, out_shape) -> tuple[list[int], list[int], list[int]]:
@@ -59,10 +66,12 @@ def broadcast_plan(shape1, shape2, out_shape) -> tuple[list[int], list[int], lis
 
 
 def lower(op, graph) -> KernelCall:
-    (a, b, *_), (y,) = tensors(op, graph)
+    ins, outs = tensors(op, graph)
+    require(len(ins) == 2 and None not in ins and len(outs) == 1,
+            f"expects 2 inputs and 1 output, got {len(ins)} and {len(outs)}")
+    (a, b), (y,) = ins, outs
     activation = op.options.get("fused_activation_function", "NONE")
     require(activation in quant.SUPPORTED_ACTIVATIONS, f"fused activation {activation} is not supported")
-    require(a is not None and b is not None, "ADD needs two inputs")
     require(a.dtype == b.dtype == y.dtype, f"input dtypes {a.dtype}, {b.dtype} and output dtype {y.dtype} must be equal")
     require_dtypes([a, b, y], ("int8", "float32"))
     sizes, strides1, strides2 = broadcast_plan(a.shape, b.shape, y.shape)
@@ -80,6 +89,7 @@ def lower(op, graph) -> KernelCall:
     require(all(t.quant is not None for t in (a, b, y)), "int8 ADD needs quantized inputs and output")
     # TFLM computes in double from the float32 scales.
     scale1, scale2, scale_out = float(a.scale), float(b.scale), float(y.scale)
+    require(min(scale1, scale2, scale_out) > 0, f"scales must be positive, got {scale1}, {scale2} and {scale_out}")
     twice_max_input_scale = 2.0 * max(scale1, scale2)
     real_out = twice_max_input_scale / ((1 << LEFT_SHIFT_INT8) * scale_out)
     require(0.0 < real_out < 1.0,
@@ -93,7 +103,19 @@ def lower(op, graph) -> KernelCall:
                   input2_offset=-b.zero_point, input2_multiplier=in2_mult, input2_shift=in2_shift,
                   output_offset=y.zero_point, output_multiplier=out_mult, output_shift=out_shift,
                   act_min=lo, act_max=hi)
-    return KernelCall(f"mg_add_{sfx}", "mg_add", f"mg_add_{sfx}_params", params, args, macs=y.size)
+    kernel = "mg_add_s8"
+    if y.size >= TABLE_MIN_ELEMENTS:
+        kernel = "mg_add_s8_table"
+        params["input1_table"] = scaled_input_table(-a.zero_point, in1_mult, in1_shift)
+        params["input2_table"] = scaled_input_table(-b.zero_point, in2_mult, in2_shift)
+    return KernelCall(kernel, "mg_add", f"mg_add_{sfx}_params", params, args, macs=y.size)
+
+
+def scaled_input_table(offset: int, multiplier: int, shift: int) -> ConstArray:
+    """table[x + 128] = the C kernel's (and TFLM's) scaled value of int8 input x."""
+    values = [multiply_by_quantized_multiplier((x + offset) << LEFT_SHIFT_INT8, multiplier, shift)
+              for x in range(-128, 128)]
+    return ConstArray("int32_t", np.array(values, np.int32))
 
 
 def _smaller_than_one(real: float) -> tuple[int, int]:

@@ -30,7 +30,10 @@ def _min_window_taps(in_size: int, out_size: int, filter_size: int, stride: int,
 
 
 def lower(op, graph) -> KernelCall:
-    (x, *_), (y,) = tensors(op, graph)
+    ins, outs = tensors(op, graph)
+    require(len(ins) == 1 and ins[0] is not None and len(outs) == 1,
+            f"expects 1 input and 1 output, got {len(ins)} and {len(outs)}")
+    (x,), (y,) = ins, outs
     opts = op.options
     activation = opts.get("fused_activation_function", "NONE")
     require(activation in quant.SUPPORTED_ACTIVATIONS, f"fused activation {activation} is not supported")
@@ -66,7 +69,8 @@ def lower(op, graph) -> KernelCall:
         lo, hi = quant.activation_range_float(activation)
         params = dict(dims, act_min=lo, act_max=hi)
     else:
-        require(x.quant is not None and y.quant is not None, "int8 pooling needs quantized input and output")
+        require(x.quant is not None and y.quant is not None and y.scale > 0,
+                "int8 pooling needs quantized input and output with a positive scale")
         require(abs(x.scale - y.scale) <= 1e-6 and x.zero_point == y.zero_point,
                 f"input quantization (scale {x.scale}, zero point {x.zero_point}) and output quantization "
                 f"(scale {y.scale}, zero point {y.zero_point}) must be equal for an int8 pool")

@@ -11,10 +11,10 @@ OPCODES = ("RESHAPE",)
 
 
 def lower(op, graph) -> KernelCall:
-    (x, *_), outs = tensors(op, graph)
-    require(len(outs) == 1, f"RESHAPE has {len(outs)} outputs; expected 1")
-    (y,) = outs
-    require(x is not None, "RESHAPE needs an input tensor")
+    ins, outs = tensors(op, graph)
+    require(1 <= len(ins) <= 2 and ins[0] is not None and len(outs) == 1,
+            f"expects 1 or 2 inputs and 1 output, got {len(ins)} and {len(outs)}")
+    x, (y,) = ins[0], outs
     require(x.dtype == y.dtype, f"input dtype {x.dtype} and output dtype {y.dtype} differ")
     require(x.size == y.size,
             f"input shape {list(x.shape)} ({x.size} elements) and output shape {list(y.shape)} "

@@ -26,13 +26,13 @@ INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SCALED_DIFF_INTEGER_BITS = 5  # TFLM's kScaledDiffIntegerBits: exp() input is Q5.26
 
 
-# --- gemmlowp fixed-point arithmetic on Python ints (int32 semantics) ---------------------------
+# --- gemmlowp fixed-point arithmetic on Python ints (int32 semantics); add.py uses some too ------
 
 def _wrap32(x: int) -> int:
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-def _srdhm(a: int, b: int) -> int:
+def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
     """gemmlowp SaturatingRoundingDoublingHighMul."""
     if a == b == INT32_MIN:
         return INT32_MAX
@@ -43,11 +43,21 @@ def _srdhm(a: int, b: int) -> int:
     return q if num >= 0 else -q
 
 
-def _rounding_divide_by_pot(x: int, exponent: int) -> int:
+_srdhm = saturating_rounding_doubling_high_mul
+
+
+def rounding_divide_by_pot(x: int, exponent: int) -> int:
+    """gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero."""
     mask = (1 << exponent) - 1
     remainder = x & mask
     threshold = (mask >> 1) + (1 if x < 0 else 0)
     return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier with two-step rounding, on int32 values."""
+    shifted = _wrap32(x << max(shift, 0))
+    return rounding_divide_by_pot(_srdhm(shifted, multiplier), max(-shift, 0))
 
 
 def _saturating_multiply_by_pot(x: int, exponent: int) -> int:
@@ -68,8 +78,8 @@ def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: int) -> int:
     x2 = _srdhm(x, x)
     x3 = _srdhm(x2, x)
     x4 = _srdhm(x2, x2)
-    x4_over_4 = _rounding_divide_by_pot(x4, 2)
-    poly = _rounding_divide_by_pot(_wrap32(_srdhm(_wrap32(x4_over_4 + x3), constant_1_over_3) + x2), 1)
+    x4_over_4 = rounding_divide_by_pot(x4, 2)
+    poly = rounding_divide_by_pot(_wrap32(_srdhm(_wrap32(x4_over_4 + x3), constant_1_over_3) + x2), 1)
     return _wrap32(constant_term + _srdhm(constant_term, _wrap32(x + poly)))
 
 
@@ -120,7 +130,10 @@ def exp_table(beta: float, input_scale: float) -> np.ndarray:
 
 
 def lower(op, graph) -> KernelCall:
-    (x, *_), (y,) = tensors(op, graph)
+    ins, outs = tensors(op, graph)
+    require(len(ins) == 1 and ins[0] is not None and len(outs) == 1,
+            f"expects 1 input and 1 output, got {len(ins)} and {len(outs)}")
+    (x,), (y,) = ins, outs
     require(len(x.shape) >= 1, "input must have at least one dimension")
     require(x.size == y.size, f"input shape {list(x.shape)} and output shape {list(y.shape)} differ")
     depth = x.shape[-1]
