@@ -10,6 +10,7 @@ import numpy as np
 
 INT8_MIN, INT8_MAX = -128, 127
 INT16_MIN, INT16_MAX = -32768, 32767
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
@@ -68,3 +69,37 @@ def activation_range_float(activation: str) -> tuple[float, float]:
 
 
 SUPPORTED_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+# --- gemmlowp/TFLM fixed-point arithmetic on Python ints (int32 semantics), for precomputed tables ---
+
+def wrap32(x: int) -> int:
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul."""
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    num = ab + nudge
+    q = abs(num) >> 31  # C's division truncates toward zero
+    return q if num >= 0 else -q
+
+
+_srdhm = saturating_rounding_doubling_high_mul
+
+
+def rounding_divide_by_pot(x: int, exponent: int) -> int:
+    """gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero."""
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier with two-step rounding, on int32 values."""
+    shifted = wrap32(x << max(shift, 0))
+    return rounding_divide_by_pot(_srdhm(shifted, multiplier), max(-shift, 0))

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import quant
 from .base import ConstArray, KernelCall, require, require_dtypes, suffix, tensors
-from .softmax import multiply_by_quantized_multiplier
+from ..quant import multiply_by_quantized_multiplier
 
 OPCODES = ("ADD",)
 

@@ -18,46 +18,14 @@ import math
 import numpy as np
 
 from .. import quant
+from ..quant import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, rounding_divide_by_pot
+from ..quant import saturating_rounding_doubling_high_mul as _srdhm
+from ..quant import wrap32 as _wrap32
 from .base import ConstArray, KernelCall, require, require_dtypes, tensors
 
 OPCODES = ("SOFTMAX",)
 
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SCALED_DIFF_INTEGER_BITS = 5  # TFLM's kScaledDiffIntegerBits: exp() input is Q5.26
-
-
-# --- gemmlowp fixed-point arithmetic on Python ints (int32 semantics); add.py uses some too ------
-
-def _wrap32(x: int) -> int:
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
-    """gemmlowp SaturatingRoundingDoublingHighMul."""
-    if a == b == INT32_MIN:
-        return INT32_MAX
-    ab = a * b
-    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    num = ab + nudge
-    q = abs(num) >> 31  # C's division truncates toward zero
-    return q if num >= 0 else -q
-
-
-_srdhm = saturating_rounding_doubling_high_mul
-
-
-def rounding_divide_by_pot(x: int, exponent: int) -> int:
-    """gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero."""
-    mask = (1 << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if remainder > threshold else 0)
-
-
-def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
-    """TFLM's MultiplyByQuantizedMultiplier with two-step rounding, on int32 values."""
-    shifted = _wrap32(x << max(shift, 0))
-    return rounding_divide_by_pot(_srdhm(shifted, multiplier), max(-shift, 0))
 
 
 def _saturating_multiply_by_pot(x: int, exponent: int) -> int:
