@@ -91,6 +91,9 @@ def lower_all(graph: Graph) -> tuple[list[KernelCall | None], list[str]]:
                 continue
             except Unsupported as e:
                 problems.append(f"{where}: {e}")
+            except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
+                # A malformed op that slipped past the op's own checks: still an error for people.
+                problems.append(f"{where}: malformed op ({type(e).__name__}: {e})")
         calls.append(None)
     return calls, problems
 

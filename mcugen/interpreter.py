@@ -55,6 +55,7 @@ class Interpreter:
         self._files = codegen.render(self._program, self._name, label)
         self._lib = None
         self._lib_copy = None
+        self._inputs: dict[int, np.ndarray] = {}
         self._graph = self._program.graph
 
     def __del__(self):
@@ -145,6 +146,9 @@ class Interpreter:
             if got != want:
                 raise ValueError(f"Cannot set tensor: Dimension mismatch. Got {got} but expected {want} for dimension {d} of input {k}.")
         self._view(tensor_index)[...] = value
+        # The plan reuses input bytes once they are read (as TFLM does); keep a copy so a repeated
+        # invoke and get_tensor(input) behave as in LiteRT.
+        self._inputs[tensor_index] = value.copy()
 
     def get_tensor(self, tensor_index, subgraph_index=0):
         self._check_index(tensor_index)
@@ -152,6 +156,8 @@ class Interpreter:
         if t.is_constant:
             return t.data.copy()
         self._require_allocated("Tensor data is null. Run allocate_tensors() first")
+        if tensor_index in self._inputs:
+            return self._inputs[tensor_index].copy()
         view = self._view(tensor_index)
         if view is None:
             raise ValueError(f"Tensor data is null: tensor {tensor_index} '{t.name}' is not kept in memory")
@@ -165,6 +171,8 @@ class Interpreter:
     def invoke(self):
         if self._lib is None:
             raise RuntimeError("Invoke called on model that is not ready.")
+        for index, value in self._inputs.items():
+            self._view(index)[...] = value
         status = self._lib.model_invoke()
         if status != 0:
             raise RuntimeError(f"invoke failed with status {status}")

@@ -22,7 +22,7 @@ from tflite_builder import ModelBuilder
 import mcugen
 from mcugen import compiler
 from mcugen.cli import main
-from mcugen.errors import ModelError
+from mcugen.errors import MCUGenError, ModelError
 
 HELLO_INT8 = "tflm_hello_world_int8"
 BAD_STATUS = 2
@@ -423,13 +423,17 @@ def test_set_tensor_errors_match_litert(value):
     assert str(e.value) == _litert_set_tensor_error(content, value)
 
 
-# ---- property: compiler.load raises ModelError and nothing else ---------------------------------
+# ---- property: loading and compiling raise mcugen's own errors and nothing else -----------------
 
 
 def _check_load(data: bytes) -> None:
     try:
-        compiler.load(data)
+        graph, digest = compiler.load(data)
     except ModelError:
+        return
+    try:
+        compiler.compile_graph(graph, digest)
+    except MCUGenError:
         pass
 
 

@@ -153,6 +153,10 @@ class _Parser:
                 self.fail(f"tensor {index} '{name}' uses custom quantization details, which are not supported")
             zp = q.ZeroPointAsNumpy() if q.ZeroPointLength() else np.zeros(q.ScaleLength(), np.int64)
             quant = Quant(np.array(q.ScaleAsNumpy(), np.float32), np.array(zp, np.int64), int(q.QuantizedDimension()))
+            if not np.all(np.isfinite(quant.scale)) or np.any(quant.scale < 0):
+                self.fail(f"tensor {index} '{name}' has an invalid quantization scale {quant.scale[:4].tolist()}")
+            if quant.zero_point.size not in (1, quant.scale.size):
+                self.fail(f"tensor {index} '{name}' has {quant.scale.size} scales but {quant.zero_point.size} zero points")
         data = None
         b = t.Buffer()
         if b >= len(buffers):

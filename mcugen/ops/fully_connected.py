@@ -22,6 +22,7 @@ def lower(op, graph) -> KernelCall:
     require(opts.get("weights_format", "DEFAULT") == "DEFAULT", "shuffled weights format is not supported")
     require(w.is_constant, "weights must be constant")
     require(b is None or b.is_constant, "bias must be constant")
+    require(b is None or b.size == w.shape[0], f"bias has {b.size if b is not None else 0} values for {w.shape[0]} outputs")
     require(len(w.shape) == 2, f"weights must be 2-D, got shape {list(w.shape)}")
     out_features, in_features = w.shape
     require(x.size % in_features == 0, f"input size {x.size} is not a multiple of {in_features} features")
@@ -40,6 +41,7 @@ def lower(op, graph) -> KernelCall:
             [op.inputs[0], op.inputs[1], float_array(bias), op.outputs[0]], macs=macs)
 
     require_dtypes([x, w, y], ("int8",))
+    require(all(t.quant is not None for t in (x, w, y)), "int8 tensors need quantization parameters")
     require_dtypes([b], ("int32",), "bias")
     require(not w.quant.per_channel or w.quant.scale.size == out_features, "per-channel weights need one scale per output")
     require(np.all(w.quant.zero_point == 0), "weights must be symmetric (zero point 0)")
