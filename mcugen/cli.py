@@ -175,10 +175,15 @@ def cmd_bench(args) -> int:
 
 
 def cmd_ops(args) -> int:
-    from .ops import REGISTRY
+    from .ops import REGISTRY, markdown_table
 
-    for name in sorted(REGISTRY):
-        print(name)
+    if args.markdown:
+        print(markdown_table())
+        return 0
+    print(f"{'op':<28} {'dtypes':<30} limits")
+    for name, info in sorted(REGISTRY.items()):
+        print(f"{name:<28} {info.dtypes:<30} {info.limits}")
+    print(f"\n{len(REGISTRY)} ops; anything else is rejected at generate time with the op's index and name")
     return 0
 
 
@@ -218,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-tflm-arena", action="store_true", help="skip the (slow) search for TFLM's smallest arena")
     s.set_defaults(func=cmd_bench)
 
-    s = sub.add_parser("ops", help="list supported ops")
+    s = sub.add_parser("ops", help="list supported ops with their dtypes and limits")
+    s.add_argument("--markdown", action="store_true", help="print the README's table")
     s.set_defaults(func=cmd_ops)
     return p
 

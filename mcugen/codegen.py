@@ -154,7 +154,11 @@ def render(program: Program, name: str, model_label: str = "") -> dict[str, str]
                 scale=c_float(tensor.scale) if tensor.quant else "0.0f", zero_point=tensor.zero_point))
         return out
 
-    ctx = dict(
+    # TFLM resets int8 variable tensors (LSTM/SVDF state) to their zero point, everything else to 0.
+    variables = [dict(name=comment_safe(t.name), offset=program.offsets[t.index], nbytes=t.nbytes,
+                      value=t.zero_point if t.dtype == "int8" else 0)
+                 for t in g.tensors if t.is_variable and t.index in program.offsets]
+    ctx = dict(variables=variables,
         name=name, NAME=name.upper(), version=__version__, model=comment_safe(model_label or g.name),
         sha256=program.model_sha256, arena_size=program.arena_size, lower_bound=program.lower_bound,
         alignment=max(program.alignment, 16), families=families, steps=steps,

@@ -364,3 +364,14 @@ def test_usage_errors_are_argparse_status_2(capsys):
             main(argv)
         assert e.value.code == 2
         assert "usage:" in capsys.readouterr().err
+
+
+def test_readme_op_table_is_generated_from_the_registry(capsys):
+    from conftest import REPO_ROOT
+    from mcugen.cli import main as cli_main
+
+    assert cli_main(["ops", "--markdown"]) == 0
+    table = capsys.readouterr().out.strip()
+    readme = (REPO_ROOT / "README.md").read_text()
+    start = readme.index("<!-- ops-table -->") + len("<!-- ops-table -->")
+    assert readme[start:readme.index("<!-- /ops-table -->")].strip() == table
