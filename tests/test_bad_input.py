@@ -77,10 +77,10 @@ def two_unsupported_ops_model() -> bytes:
     mb = ModelBuilder()
     x = mb.add_input("x", (1, 4), "float32")
     h = mb.add_tensor("h", (1, 4), "float32")
-    mb.add_op("TANH", [x], [h])
+    mb.add_op("COS", [x], [h])
     h2 = add_float_fc(mb, h, 4, 4, "h2")
     y = mb.add_tensor("y", (1, 4), "float32")
-    mb.add_op("LOGISTIC", [h2], [y])
+    mb.add_op("SIN", [h2], [y])
     mb.mark_output(y)
     return mb.build()
 
@@ -299,11 +299,11 @@ def test_custom_op(capsys, tmp_path, npy_input):
 
 def test_all_unsupported_ops_listed_at_once(capsys, tmp_path, npy_input):
     path = write(tmp_path, "two.tflite", two_unsupported_ops_model())
-    assert_rejected(capsys, tmp_path, npy_input, path, "2 unsupported op(s)", "op 0 TANH", "op 2 LOGISTIC",
+    assert_rejected(capsys, tmp_path, npy_input, path, "2 unsupported op(s)", "op 0 COS", "op 2 SIN",
                     skip=("inspect", "inspect-json"))
     status, out, err = run_cli(capsys, "inspect", path)
     assert status == 0 and not err
-    assert "op 0 TANH" in out and "op 2 LOGISTIC" in out and "UNSUPPORTED" in out
+    assert "op 0 COS" in out and "op 2 SIN" in out and "UNSUPPORTED" in out
 
 
 def test_unsupported_ops_process(tmp_path):
@@ -313,7 +313,7 @@ def test_unsupported_ops_process(tmp_path):
     proc = run_cli_process("generate", path, "-o", out)
     assert proc.returncode == BAD_STATUS
     assert "Traceback" not in proc.stderr
-    assert "TANH" in proc.stderr and "LOGISTIC" in proc.stderr
+    assert "COS" in proc.stderr and "SIN" in proc.stderr
     assert not out.exists()
 
 

@@ -71,7 +71,7 @@ def unsupported_model() -> bytes:
     mb = ModelBuilder()
     x = mb.add_input("x", (1, 4), "float32")
     y = mb.add_tensor("y", (1, 4), "float32")
-    mb.add_op("TANH", [x], [y])
+    mb.add_op("COS", [x], [y])
     mb.mark_output(y)
     return mb.build()
 
@@ -148,9 +148,9 @@ def test_inspect_json_unsupported(capsys, tmp_path):
     assert status == 0 and not err
     info = json.loads(out)
     assert JSON_KEYS <= set(info)
-    assert len(info["unsupported_ops"]) == 1 and "op 0 TANH" in info["unsupported_ops"][0]
+    assert len(info["unsupported_ops"]) == 1 and "op 0 COS" in info["unsupported_ops"][0]
     assert info["arena_bytes"] is None and info["lower_bound_bytes"] is None
-    assert info["ops"] == [dict(index=0, op="TANH", output_shapes=[[1, 4]], macs=0, supported=False)]
+    assert info["ops"] == [dict(index=0, op="COS", output_shapes=[[1, 4]], macs=0, supported=False)]
 
 
 def test_inspect_json_process():
