@@ -32,9 +32,10 @@ def _qdesc(t) -> str:
 
 
 def cmd_inspect(args) -> int:
-    from . import compiler
+    from . import compiler, passes
 
     graph, digest = compiler.load(args.model)
+    graph = passes.run(graph)
     calls, problems = compiler.lower_all(graph)
     program = None
     if not problems:

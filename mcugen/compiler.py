@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from . import memplan, ops
+from . import memplan, ops, passes
 from .errors import ModelError, Unsupported, UnsupportedError
 from .frontend.tflite import load_model, read_model_file
 from .ir import DTYPES, Graph
@@ -114,6 +114,7 @@ def _check_order(graph: Graph) -> None:
 def compile_graph(graph: Graph, model_sha256: str = "", alignment: int = 16) -> Program:
     if alignment < 1 or alignment & (alignment - 1):
         raise ModelError(f"alignment must be a power of two, got {alignment}")
+    graph = passes.run(graph)
     calls, problems = lower_all(graph)
     if problems:
         raise UnsupportedError(problems)
