@@ -12,8 +12,14 @@ import numpy as np
 
 from .compiler import load
 from .errors import MCUGenError
+from .ops.hybrid import is_hybrid_graph
 
 FLOAT_RTOL = 1e-5
+# Hybrid models (float activations, int8 weights): mcugen reproduces LiteRT's hybrid arithmetic and
+# measured identical, but each hybrid op re-quantizes its float input to int8 at run time, so a
+# last-bit difference upstream (float summation order) can flip one rounding and move outputs by
+# one quantization step. The README's "Hybrid models" section gives the measurements.
+HYBRID_RTOL = 1e-2
 
 
 def random_inputs(details: list[dict], n: int, seed: int) -> list[list[np.ndarray]]:
@@ -34,13 +40,13 @@ def random_inputs(details: list[dict], n: int, seed: int) -> list[list[np.ndarra
     return sets
 
 
-def compare(ours: np.ndarray, ref: np.ndarray) -> tuple[int, float, bool]:
-    """(mismatched elements, max abs diff, passes)."""
+def compare(ours: np.ndarray, ref: np.ndarray, rtol: float = FLOAT_RTOL) -> tuple[int, float, bool]:
+    """(mismatched elements, max abs diff, passes); float outputs within rtol of the largest reference value."""
     ref = np.asarray(ref).reshape(ours.shape)
     diff = np.abs(ours.astype(np.float64) - ref.astype(np.float64))
     max_diff = float(diff.max()) if diff.size else 0.0
     if ours.dtype.kind == "f":
-        tol = FLOAT_RTOL * max(float(np.abs(ref).max()) if ref.size else 0.0, 1e-30)
+        tol = rtol * max(float(np.abs(ref).max()) if ref.size else 0.0, 1e-30)
         bad = int(np.count_nonzero(diff > tol))
     else:
         bad = int(np.count_nonzero(diff))
@@ -51,6 +57,7 @@ def run_mcugen(interpreter, input_sets):
     outs = []
     in_details, out_details = interpreter.get_input_details(), interpreter.get_output_details()
     for xs in input_sets:
+        interpreter.reset_all_variables()  # input sets are independent, as in the reference run
         for d, x in zip(in_details, xs):
             interpreter.set_tensor(d["index"], x)
         interpreter.invoke()
@@ -79,6 +86,7 @@ def verify(model_path: str, n_inputs: int = 10, seed: int = 0) -> int:
     if n_inputs < 1:
         raise MCUGenError("--inputs must be at least 1")
     graph, _ = load(model_path)  # raises the front end's clear errors first
+    rtol = HYBRID_RTOL if is_hybrid_graph(graph) else FLOAT_RTOL
     with open(model_path, "rb") as f:
         model_bytes = f.read()
     it = Interpreter(model_path=model_path)
@@ -93,13 +101,14 @@ def verify(model_path: str, n_inputs: int = 10, seed: int = 0) -> int:
         bad = total = 0
         worst = 0.0
         for o, r in zip(ours, theirs):
-            b, m, _ = compare(o[k], r[k])
+            b, m, _ = compare(o[k], r[k], rtol)
             bad += b
             total += o[k].size
             worst = max(worst, m)
         passed = bad == 0
         ok &= passed
-        rule = "identical" if np.dtype(d["dtype"]).kind != "f" else f"within {FLOAT_RTOL:g} relative"
+        rule = "identical" if np.dtype(d["dtype"]).kind != "f" else f"within {rtol:g} relative"
+        rule += ", hybrid model" if rtol == HYBRID_RTOL and np.dtype(d["dtype"]).kind == "f" else ""
         print(f"  output {k} '{d['name']}' {np.dtype(d['dtype']).name}: {bad}/{total} mismatched, "
               f"max abs diff {worst:g} -> {'PASS' if passed else 'FAIL'} ({rule})")
     print("PASS" if ok else "FAIL")

@@ -48,15 +48,15 @@ typedef struct {
     float act_max;
 } mg_conv2d_f32_params;
 
-/* Number of scratch bytes mg_conv2d_s8 needs: two im2col patches. */
-#define MG_CONV2D_S8_SCRATCH(filter_h, filter_w, in_c) (2 * (filter_h) * (filter_w) * (in_c))
+/* Output channels accumulated at a time on the stack by the float kernel. */
+#define MG_CONV2D_BLOCK 64
 
-/* Any filter size, stride, dilation and padding.
+/* Any filter size, stride, dilation and padding; no scratch memory (output must not overlap input).
  * bias[c] holds bias[c] - input_zero_point * sum(filter[c]); padded taps read input_zero_point,
- * so every output pixel uses the same folded bias. scratch: MG_CONV2D_S8_SCRATCH bytes. */
+ * so every output pixel uses the same folded bias. */
 void mg_conv2d_s8(const mg_conv2d_s8_params *p, const int8_t *MG_RESTRICT input,
                   const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
-                  int8_t *MG_RESTRICT output, uint8_t *MG_RESTRICT scratch);
+                  int8_t *MG_RESTRICT output);
 
 /* 1x1 filter without padding (any stride): a matrix multiply straight from the input, no scratch.
  * bias as for mg_conv2d_s8. */
@@ -64,14 +64,11 @@ void mg_conv2d_1x1_s8(const mg_conv2d_s8_params *p, const int8_t *MG_RESTRICT in
                       const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
                       int8_t *MG_RESTRICT output);
 
-/* Number of scratch bytes mg_conv2d_f32 needs: one float accumulator per output channel. */
-#define MG_CONV2D_F32_SCRATCH(out_c) (4 * (out_c))
-
 /* filter_t is the filter transposed to [filter_h][filter_w][in_c][out_c], so the innermost loop runs
  * over output channels while each output still sums its taps in TFLite's order (filter_y, filter_x,
- * in_channel), which keeps results identical to the reference. scratch: MG_CONV2D_F32_SCRATCH bytes. */
+ * in_channel), which keeps results identical to the reference. */
 void mg_conv2d_f32(const mg_conv2d_f32_params *p, const float *MG_RESTRICT input,
                    const float *MG_RESTRICT filter_t, const float *MG_RESTRICT bias,
-                   float *MG_RESTRICT output, uint8_t *MG_RESTRICT scratch);
+                   float *MG_RESTRICT output);
 
 #endif

@@ -51,18 +51,18 @@ typedef struct {
     float act_max;
 } mg_depthwise_conv2d_f32_params;
 
-/* Scratch bytes both kernels need: one 32-bit accumulator per output channel. */
-#define MG_DEPTHWISE_CONV2D_SCRATCH(out_c) (4 * (out_c))
+/* Output channels accumulated at a time on the stack. */
+#define MG_DEPTHWISE_CONV2D_BLOCK 64
 
 /* bias[c] holds bias[c] - input_zero_point * sum over taps of filter[c]; taps outside the image
  * read input_zero_point, so every output pixel uses the same folded bias. */
 void mg_depthwise_conv2d_s8(const mg_depthwise_conv2d_s8_params *p, const int8_t *MG_RESTRICT input,
                             const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
-                            int8_t *MG_RESTRICT output, uint8_t *MG_RESTRICT scratch);
+                            int8_t *MG_RESTRICT output);
 
 /* Each output sums its taps in TFLite's order (filter_y, filter_x), then adds the bias. */
 void mg_depthwise_conv2d_f32(const mg_depthwise_conv2d_f32_params *p, const float *MG_RESTRICT input,
                              const float *MG_RESTRICT filter, const float *MG_RESTRICT bias,
-                             float *MG_RESTRICT output, uint8_t *MG_RESTRICT scratch);
+                             float *MG_RESTRICT output);
 
 #endif

@@ -28,6 +28,8 @@ GEOMETRIES = [
     (1, 4, 4, 3, 3, 5, 5, 1, 1, 1, 1, "SAME"),     # window wider than the image, multiplier 3
     (1, 6, 5, 20, 1, 1, 1, 1, 1, 1, 1, "VALID"),   # 1x1 filter
     (1, 3, 3, 130, 1, 3, 3, 2, 2, 1, 1, "SAME"),   # many channels, few pixels
+    (1, 4, 5, 40, 3, 3, 3, 2, 1, 1, 1, "SAME"),    # multiplier 3 over several accumulator blocks
+    (1, 5, 4, 2, 70, 3, 3, 1, 1, 1, 1, "SAME"),    # multiplier above the accumulator block size
 ]
 
 
@@ -60,7 +62,8 @@ def _case_id(case):
 
 
 def build_depthwise(dtype, geom, act, per_channel=True, with_bias=True, rng=None, in_q=(0.05, -3),
-                    out_zero_point=None, out_scale_factor=1.0, multiplier_option=None):
+                    out_zero_point=None, out_scale_factor=1.0, multiplier_option=None,
+                    bias_as_minus_one=False):
     """A single DEPTHWISE_CONV_2D model."""
     rng = rng or np.random.default_rng(0)
     n, h, w, ic, mult, fh, fw, sh, sw, dh, dw, padding = geom
@@ -92,6 +95,8 @@ def build_depthwise(dtype, geom, act, per_channel=True, with_bias=True, rng=None
         out_scale = SPREAD[act] / 32 * out_scale_factor
         out_zp = int(rng.integers(-20, 20)) if out_zero_point is None else out_zero_point
         y = mb.add_tensor("y", output_shape(geom), "int8", scale=out_scale, zero_point=out_zp)
+    if bias_as_minus_one:
+        inputs.append(-1)  # an omitted optional input, as some converters write it
     mb.add_op("DEPTHWISE_CONV_2D", inputs, [y], opts)
     mb.mark_output(y)
     return mb.build()
@@ -127,6 +132,18 @@ def references():
         keys.append(key)
     outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
     return {k: (m, xs, out) for k, (m, xs), out in zip(keys, jobs, outputs)}
+
+
+def test_bias_input_minus_one_matches_tflm_without_it():
+    """An omitted bias written as input -1. TFLM's DEPTHWISE_CONV_2D crashes on that (its Prepare
+    releases the null bias tensor), so the oracle is TFLM on the same model with two inputs."""
+    geom = GEOMETRIES[0]
+    ours = build_depthwise("int8", geom, "RELU", with_bias=False, bias_as_minus_one=True,
+                           rng=np.random.default_rng(99))
+    twin = build_depthwise("int8", geom, "RELU", with_bias=False, rng=np.random.default_rng(99))
+    input_sets = make_inputs("int8", geom[:4], np.random.default_rng(5))
+    (expected,) = run_tflm_batch([(twin, input_sets)], arena_size=TFLM_ARENA)
+    assert_matches(run_mcugen(ours, input_sets), expected)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)

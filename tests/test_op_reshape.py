@@ -1,4 +1,4 @@
-"""RESHAPE: generates no code, the output shares its input's bytes; checked against TFLM."""
+"""RESHAPE, SQUEEZE, EXPAND_DIMS: generate no code, the output shares its input's bytes; checked against TFLM."""
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +58,33 @@ def reshape_between_ops(dtype):
     return mb.build()
 
 
+def squeeze_alone(dtype, in_shape, dims):
+    mb = ModelBuilder()
+    x = mb.add_input("x", in_shape, dtype, **_quant(dtype))
+    keep = [d for i, d in enumerate(in_shape) if not (d == 1 and (not dims or i in [k % len(in_shape) for k in dims]))]
+    y = mb.add_tensor("y", keep, dtype, **_quant(dtype))
+    mb.add_op("SQUEEZE", [x], [y], dict(squeeze_dims=list(dims)) if dims else None)
+    mb.mark_output(y)
+    return mb.build()
+
+
+def expand_dims_alone(dtype, in_shape, axis):
+    mb = ModelBuilder()
+    x = mb.add_input("x", in_shape, dtype, **_quant(dtype))
+    a = mb.add_const("axis", np.array([axis], np.int32))
+    out = list(in_shape)
+    out.insert(axis % (len(in_shape) + 1), 1)
+    y = mb.add_tensor("y", out, dtype, **_quant(dtype))
+    mb.add_op("EXPAND_DIMS", [x, a], [y])
+    mb.mark_output(y)
+    return mb.build()
+
+
 CASES = [
+    ("int8-squeeze-all", lambda: squeeze_alone("int8", (1, 3, 1, 4), ())),
+    ("float32-squeeze-some", lambda: squeeze_alone("float32", (1, 3, 1, 4, 1), (0, -1))),
+    ("int8-expand-dims-front", lambda: expand_dims_alone("int8", (3, 4), 0)),
+    ("float32-expand-dims-negative", lambda: expand_dims_alone("float32", (2, 3, 4), -1)),
     ("int8-4d-to-2d", lambda: reshape_alone("int8", (1, 4, 4, 3), (1, 48), True)),
     ("int8-no-shape-input", lambda: reshape_alone("int8", (2, 6), (3, 4), False)),
     ("float32-2d-to-4d", lambda: reshape_alone("float32", (1, 24), (1, 2, 3, 4), True)),

@@ -162,6 +162,8 @@ class _Parser:
         if b >= len(buffers):
             self.fail(f"tensor {index} '{name}' refers to buffer {b}, but the model has {len(buffers)}")
         raw = buffers[b] if b > 0 else b""
+        if b > 0 and not raw and shape and 0 in shape and dtype in DTYPES:
+            data = np.zeros(shape, DTYPES[dtype][0])  # an empty constant (e.g. MEAN over no axes)
         if raw:
             if dtype not in DTYPES:
                 self.fail(f"tensor {index} '{name}' holds constant data of unsupported type {dtype}")

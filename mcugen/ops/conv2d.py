@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import quant
 from ..ir import Tensor
-from .base import (SCRATCH, KernelCall, float_array, int32_array, padding_amount, require, require_dtypes,
+from .base import (KernelCall, float_array, int32_array, padding_amount, require, require_dtypes,
                    tensors, wrap_int32)
 
 OPCODES = ("CONV_2D",)
@@ -79,6 +79,9 @@ def quantized_params(x: Tensor, w: Tensor, b: Tensor | None, y: Tensor, channels
             f"filter '{w.name}' is quantized along dimension {wq.axis}, not the output channels")
     require(np.all(wq.zero_point == 0), f"filter '{w.name}' must be symmetric (zero point 0)")
     scales = np.broadcast_to(wq.scale.astype(np.float64), (channels,))
+    # The C requantization relies on non-negative multipliers, i.e. positive scales.
+    require(x.scale > 0 and y.scale > 0 and np.all(scales > 0),
+            "input, filter and output scales must be positive")
     in_scale, out_scale = np.float64(x.scale), np.float64(y.scale)
     mults, shifts = zip(*(quant.quantize_multiplier(float(in_scale * s / out_scale)) for s in scales))
     if b is not None:
@@ -101,6 +104,9 @@ def float_bias(b: Tensor | None, channels: int) -> np.ndarray:
 
 
 def lower(op, graph) -> KernelCall:
+    from . import hybrid  # float32 input with int8 weights: LiteRT's hybrid kernels
+    if hybrid.is_hybrid(op, graph):
+        return hybrid.lower_conv2d(op, graph)
     ins, (y,) = tensors(op, graph)
     require(len(ins) in (2, 3), f"expected 2 or 3 inputs, got {len(ins)}")
     x, w = ins[0], ins[1]
@@ -125,8 +131,7 @@ def lower(op, graph) -> KernelCall:
         filter_t = np.ascontiguousarray(w.data.astype(np.float32).transpose(1, 2, 3, 0))
         return KernelCall(
             "mg_conv2d_f32", "mg_conv2d", "mg_conv2d_f32_params", dict(dims, act_min=lo, act_max=hi),
-            [op.inputs[0], float_array(filter_t), float_array(float_bias(b, out_c)), op.outputs[0], SCRATCH],
-            macs=macs, scratch_bytes=4 * out_c)
+            [op.inputs[0], float_array(filter_t), float_array(float_bias(b, out_c)), op.outputs[0]], macs=macs)
 
     qparams, bias = quantized_params(x, w, b, y, out_c, act)
     folded = bias - x.zero_point * w.data.astype(np.int64).reshape(out_c, -1).sum(axis=1)
@@ -134,5 +139,4 @@ def lower(op, graph) -> KernelCall:
     params = dict(dims, **qparams)
     if filter_h == 1 and filter_w == 1 and dims["pad_top"] == 0 and dims["pad_left"] == 0:
         return KernelCall("mg_conv2d_1x1_s8", "mg_conv2d", "mg_conv2d_s8_params", params, args, macs=macs)
-    return KernelCall("mg_conv2d_s8", "mg_conv2d", "mg_conv2d_s8_params", params, args + [SCRATCH],
-                      macs=macs, scratch_bytes=2 * depth)
+    return KernelCall("mg_conv2d_s8", "mg_conv2d", "mg_conv2d_s8_params", params, args, macs=macs)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import quant
-from .base import SCRATCH, KernelCall, float_array, int32_array, require, tensors, wrap_int32
+from .base import KernelCall, float_array, int32_array, require, tensors, wrap_int32
 from .conv2d import activation, check_float, float_bias, quantized_params, window_params
 
 OPCODES = ("DEPTHWISE_CONV_2D",)
 
 
 def lower(op, graph) -> KernelCall:
+    from . import hybrid  # float32 input with int8 weights: LiteRT's hybrid kernels
+    if hybrid.is_hybrid(op, graph):
+        return hybrid.lower_depthwise_conv2d(op, graph)
     ins, (y,) = tensors(op, graph)
     require(len(ins) in (2, 3), f"expected 2 or 3 inputs, got {len(ins)}")
     x, w = ins[0], ins[1]
@@ -38,7 +41,6 @@ def lower(op, graph) -> KernelCall:
     require(dims["out_c"] == out_c, f"output '{y.name}' has {dims['out_c']} channels, the filter has {out_c}")
     dims["depth_multiplier"] = multiplier
     macs = dims["batches"] * dims["out_h"] * dims["out_w"] * out_c * filter_h * filter_w
-    scratch_bytes = 4 * out_c  # one 32-bit accumulator per output channel
 
     if x.dtype == "float32":
         check_float(x, w, b, y)
@@ -46,12 +48,10 @@ def lower(op, graph) -> KernelCall:
         return KernelCall(
             "mg_depthwise_conv2d_f32", "mg_depthwise_conv2d", "mg_depthwise_conv2d_f32_params",
             dict(dims, act_min=lo, act_max=hi),
-            [op.inputs[0], op.inputs[1], float_array(float_bias(b, out_c)), op.outputs[0], SCRATCH],
-            macs=macs, scratch_bytes=scratch_bytes)
+            [op.inputs[0], op.inputs[1], float_array(float_bias(b, out_c)), op.outputs[0]], macs=macs)
 
     qparams, bias = quantized_params(x, w, b, y, out_c, act)
     folded = bias - x.zero_point * w.data.astype(np.int64).reshape(-1, out_c).sum(axis=0)
     return KernelCall(
         "mg_depthwise_conv2d_s8", "mg_depthwise_conv2d", "mg_depthwise_conv2d_s8_params", dict(dims, **qparams),
-        [op.inputs[0], op.inputs[1], int32_array(wrap_int32(folded)), op.outputs[0], SCRATCH],
-        macs=macs, scratch_bytes=scratch_bytes)
+        [op.inputs[0], op.inputs[1], int32_array(wrap_int32(folded)), op.outputs[0]], macs=macs)

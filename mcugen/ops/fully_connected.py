@@ -15,6 +15,9 @@ OPCODES = ("FULLY_CONNECTED",)
 
 
 def lower(op, graph) -> KernelCall:
+    from . import hybrid  # float32 input with int8 weights: LiteRT's hybrid kernels
+    if hybrid.is_hybrid(op, graph):
+        return hybrid.lower_fully_connected(op, graph)
     (x, w, b, *_), (y,) = tensors(op, graph)
     opts = op.options
     activation = opts.get("fused_activation_function", "NONE")

@@ -1,0 +1,217 @@
+"""MEAN / SUM against TFLM (int8 identical, float 1e-5); cases packed a dozen to a model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tflite_builder import ModelBuilder
+
+import mcugen
+from mcugen.errors import Unsupported
+from mcugen.ops.reduce import expected_output_shape, mean_multiplier, reduce_plan, resolve_axes
+from mcugen.reference import run_tflm_batch
+
+TFLM_ARENA = 1 << 20  # small models: the default (10x the model size) is too small
+PACK = 12  # independent cases per model: one C build and one TFLM load serve them all
+# (shape, axes): global pools, alternating groups, negative and duplicate axes, size-1 dims, rank 1-5
+GEOMETRIES = [
+    ((1, 7, 9, 5), [1, 2]),         # TFLM's float special case (4-D, axes 1 and 2) with keep_dims
+    ((2, 5, 3, 4), [2, 1]),         # the same axes given in the other order
+    ((2, 3, 4, 5), [3]),            # innermost axis
+    ((2, 3, 4, 5), [0]),            # outermost axis
+    ((2, 3, 4, 5), [-1, 0]),        # negative axis, two separate reduced groups
+    ((2, 3, 4, 5), [1, 3]),         # alternating kept/reduced
+    ((2, 3, 4, 5), [0, 1, 2, 3]),   # everything
+    ((3, 4, 2), [1, 1, -2]),        # duplicates
+    ((2, 1, 3, 1, 4), [1, 3]),      # reducing size-1 dimensions only
+    ((2, 3, 2, 3, 2), [0, 2, 4]),   # rank 5, three reduced groups
+    ((11,), [0]),                   # rank 1
+    ((3, 1, 4), [1]),               # one value per output: only the requantization
+    # (An empty axes tensor is valid for TFLM, but mcugen's front end does not see an empty
+    # buffer as a constant and refuses the model before lowering.)
+    ((1, 40, 40, 3), [1, 2]),       # 1600 values per output: MEAN's multiplier absorbs a large 1/n
+    ((1, 3, 7, 6), [2]),            # 7 values: 1/n not a power of two
+]
+# (input scale, zero point), (output scale, zero point) per op
+MEAN_QUANTS = [
+    ((0.05, -3), (0.05, -3)),       # equal quantization (an older TFLM special-cased it)
+    ((0.02, 10), (0.015, -5)),
+    ((0.1, -128), (0.3, 7)),
+    ((0.004, 127), (0.002, 0)),     # output scale below the input's: positive shift
+]
+SUM_QUANTS = [
+    ((0.05, -3), (0.8, 2)),
+    ((0.02, 10), (0.02, 10)),       # equal quantization: sums saturate
+    ((0.1, -128), (1.7, -20)),
+    ((0.3, 5), (0.2, -1)),
+]
+
+
+def _cases():
+    cases = []
+    for g, (shape, axes) in enumerate(GEOMETRIES):
+        keep = g % 2 == 0
+        for opcode, quants in (("MEAN", MEAN_QUANTS), ("SUM", SUM_QUANTS)):
+            cases.append((opcode, "int8", shape, axes, keep, quants[g % len(quants)]))
+            cases.append((opcode, "float32", shape, axes, not keep, None))
+    # Every quantization on the commonest geometry, both keep_dims.
+    for opcode, quants in (("MEAN", MEAN_QUANTS), ("SUM", SUM_QUANTS)):
+        for q in quants:
+            for keep in (True, False):
+                cases.append((opcode, "int8", (2, 6, 5, 3), [1, 2], keep, q))
+    return cases
+
+
+CASES = _cases()
+
+
+def _case_id(case):
+    opcode, dtype, shape, axes, keep, q = case
+    qs = "" if q is None else "-q" + "_".join(f"{s}_{z}" for s, z in q)
+    return f"{opcode.lower()}-{dtype}-{'x'.join(map(str, shape))}-ax{'_'.join(map(str, axes))}-{'keep' if keep else 'drop'}{qs}"
+
+
+def add_reduce(mb, tag, case, rng=None):
+    opcode, dtype, shape, axes, keep, q = case
+    (si, zi), (so, zo) = q if q else ((None, None), (None, None))
+    qi = dict(scale=si, zero_point=zi) if q else {}
+    qo = dict(scale=so, zero_point=zo) if q else {}
+    out_shape = expected_output_shape(shape, resolve_axes(axes, len(shape)), keep)
+    x = mb.add_input("x" + tag, shape, dtype, **qi)
+    a = mb.add_const("axes" + tag, np.array(axes, dtype=np.int32).reshape(len(axes)), "int32")
+    y = mb.add_tensor("y" + tag, out_shape, dtype, **qo)
+    mb.add_op(opcode, [x, a], [y], {"keep_dims": keep})
+    mb.mark_output(y)
+
+
+def build_reduce(*case):
+    mb = ModelBuilder()
+    add_reduce(mb, "", case)
+    return mb.build()
+
+
+def _inputs(case, rng):
+    dtype, shape = case[1], case[2]
+    if dtype == "int8":  # random, and saturating sums both ways
+        return [[rng.integers(-128, 128, shape, dtype=np.int8)], [rng.integers(-128, 128, shape, dtype=np.int8)],
+                [np.full(shape, 127, np.int8)], [np.full(shape, -128, np.int8)]]
+    return [[(3 * rng.standard_normal(shape)).astype(np.float32)], [rng.standard_normal(shape).astype(np.float32)],
+            [(1e4 * rng.standard_normal(shape)).astype(np.float32)], [rng.random(shape).astype(np.float32)]]
+
+
+def assert_matches(ours, theirs):
+    for got_set, want_set in zip(ours, theirs, strict=True):
+        for got, want in zip(got_set, want_set, strict=True):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if got.dtype == np.float32:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(want).max())))
+            else:
+                np.testing.assert_array_equal(got, want)
+
+
+def run_mcugen(model, input_sets):
+    it = mcugen.Interpreter(model_content=model)
+    it.allocate_tensors()
+    ins, outs = it.get_input_details(), it.get_output_details()
+    results = []
+    for xs in input_sets:
+        for d, x in zip(ins, xs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        results.append([it.get_tensor(d["index"]).copy() for d in outs])
+    return results
+
+
+def run_packed(cases, case_id, add_case, make_inputs, rng, pack=PACK):
+    """Packs `pack` cases at a time into one model (each case its own inputs, op and outputs),
+    runs TFLM and mcugen on it, and returns {case id: dict(ours, theirs, inputs, model, op)}:
+    per input set, that case's outputs from each, its own inputs, the packed model and the
+    case's operator index there. `ours` is the exception when mcugen refused the pack."""
+    jobs, layout = [], []
+    for start in range(0, len(cases), pack):
+        group = cases[start:start + pack]
+        mb = ModelBuilder()
+        inputs, counts = [], []
+        for k, case in enumerate(group):
+            n_outputs = len(mb.outputs)
+            add_case(mb, f"_{k}", case, rng)
+            inputs.append(make_inputs(case, rng))
+            counts.append(len(mb.outputs) - n_outputs)
+        sets = [[x for xs in inputs for x in xs[s]] for s in range(len(inputs[0]))]
+        jobs.append((mb.build(), sets))
+        layout.append((group, inputs, counts))
+    results = {}
+    for (model, sets), theirs, (group, inputs, counts) in zip(jobs, run_tflm_batch(jobs, arena_size=TFLM_ARENA), layout):
+        try:
+            ours = run_mcugen(model, sets)
+        except Exception as e:  # noqa: BLE001 - reported by each case's test
+            ours = e
+        ends = np.cumsum(counts)
+        for k, case in enumerate(group):
+            part = slice(ends[k] - counts[k], ends[k])
+            results[case_id(case)] = dict(
+                ours=ours if isinstance(ours, Exception) else [o[part] for o in ours],
+                theirs=[t[part] for t in theirs], inputs=inputs[k], model=model, op=k)
+    return results
+
+
+def check_case(result, compare):
+    if isinstance(result["ours"], Exception):
+        raise result["ours"]
+    compare(result["ours"], result["theirs"])
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run_packed(CASES, _case_id, add_reduce, _inputs, np.random.default_rng(31))
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_reduce_matches_tflm(case, results):
+    check_case(results[_case_id(case)], assert_matches)
+
+
+def test_float_mean_is_exact():
+    """The C kernel sums in TFLM's order and divides as TFLM does, so float MEAN agrees bit for bit."""
+    rng = np.random.default_rng(5)
+    model = build_reduce("MEAN", "float32", (2, 9, 7, 4), [1, 2], True, None)
+    xs = [[(100 * rng.standard_normal((2, 9, 7, 4))).astype(np.float32)]]
+    [[want]] = run_tflm_batch([(model, xs)], arena_size=TFLM_ARENA)[0]
+    [[got]] = run_mcugen(model, xs)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_reduce_plan_merges_and_orders_loops():
+    kept, kept_st, red, red_st = reduce_plan((2, 3, 4, 5), [1, 2])
+    assert kept == [1, 1, 2, 5] and kept_st == [0, 0, 60, 1]
+    assert red == [1, 1, 1, 12] and red_st == [0, 0, 0, 5]
+    # Every input element is visited exactly once, outputs in order.
+    shape, axes = (2, 1, 3, 4, 2, 3), [0, 3, 5]
+    kept, kept_st, red, red_st = reduce_plan(shape, axes)
+    x = np.arange(int(np.prod(shape))).reshape(shape)
+    want = x.sum(axis=tuple(axes)).ravel()
+    ko = np.indices(kept).reshape(len(kept), -1).T @ np.array(kept_st)
+    ri = np.indices(red).reshape(len(red), -1).T @ np.array(red_st)
+    np.testing.assert_array_equal(x.ravel()[ko[:, None] + ri[None, :]].sum(axis=1), want)
+
+
+def test_mean_multiplier_follows_tflm_clamps():
+    assert mean_multiplier(1 << 30, 1, 1) == (1 << 30, 1)
+    assert mean_multiplier(1 << 30, 1, 8) == (1 << 30, -2)
+    mult, shift = mean_multiplier(1518500250, -31, 1000)  # 31 + shift = 0 caps the extra shift
+    assert (mult, shift) == (1518500250 // 1000, -31)
+
+
+def test_too_many_groups_is_refused():
+    with pytest.raises(Unsupported, match="5 separate .* dimension groups"):
+        reduce_plan((2, 2, 2, 2, 2, 2, 2, 2, 2, 2), [1, 3, 5, 7, 9])
+
+
+def test_runtime_axes_are_refused():
+    mb = ModelBuilder()
+    x = mb.add_input("x", (2, 3), "float32")
+    a = mb.add_input("axes", (1,), "int32")
+    y = mb.add_tensor("y", (2,), "float32")
+    mb.add_op("MEAN", [x, a], [y], {"keep_dims": False})
+    mb.mark_output(y)
+    with pytest.raises(ValueError, match="must be constant"):
+        mcugen.Interpreter(model_content=mb.build())
