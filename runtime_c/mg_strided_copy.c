@@ -17,9 +17,9 @@ static void mg_sc_run(const mg_strided_copy_params *p, int32_t mode, uint8_t *ds
     const int32_t esz = p->elem_size;
     int32_t i;
     if (mode > 0) {
-        const int8_t *lut = p->luts + 256 * (mode - 1);
+        const uint8_t *lut = p->luts + 256 * (mode - 1);
         for (i = 0; i < n; ++i) {
-            dst[i * ds] = (uint8_t)lut[src[i * ss]];
+            dst[i * ds] = lut[src[i * ss]];
         }
         return;
     }

@@ -16,10 +16,10 @@ typedef struct {
     /* Per part, 5 + 3 * dims values: source tensor, destination tensor (positions in the argument
      * list), source offset, destination offset (bytes), mode; then per loop: count, source stride,
      * destination stride (bytes; a source stride of 0 repeats one element, which is how fills work).
-     * Mode 0 copies; mode k > 0 maps int8 bytes through luts[256 * (k - 1) + (uint8_t)x]; mode -1
+     * Mode 0 copies; mode k > 0 maps 8-bit elements through luts[256 * (k - 1) + byte]; mode -1
      * copies float32 clamped to [act_min, act_max]. */
     const int32_t *parts;
-    const int8_t *luts;
+    const uint8_t *luts;
     float act_min;
     float act_max;
 } mg_strided_copy_params;

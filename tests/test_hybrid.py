@@ -34,6 +34,9 @@ KWS = "tiny_kws_dscnn_fp32"
 ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 # ---- cases -------------------------------------------------------------------------------------
+# Weights are drawn from [-127, 127], as the converter writes hybrid weights: LiteRT's x86 int8 dot
+# product (a sign trick for an unsigned-by-signed byte multiply) gets weight -128 times a negative
+# input wrong (+128 instead of -128 per unit); mcugen computes such products exactly.
 
 # (input shape, out_features, per_channel, asymmetric_quantize_inputs, activation, with_bias)
 FC_CASES = [
@@ -87,7 +90,8 @@ N_SETS = 11
 
 def fc_id(case):
     shape, n, pc, asym, act, bias = case
-    return f"{'x'.join(map(str, shape))}-o{n}-{'pc' if pc else 'pt'}-{'asym' if asym else 'sym'}-{act}" + ("" if bias else "-nobias")
+    return (f"{'x'.join(map(str, shape))}-o{n}-{'pc' if pc else 'pt'}-{'asym' if asym else 'sym'}-{act}"
+            + ("" if bias else "-nobias"))
 
 
 def conv_id(case):
@@ -209,7 +213,8 @@ def boundary_values(shape, asymmetric: bool, rng) -> np.ndarray:
         near = (k + 0.5) / np.float64(inv)
         row[:] = np.clip(near, lo, hi).astype(F32)
         step = rng.integers(-1, 2, row.size)  # one ulp below, on, or above
-        row[:] = np.where(step > 0, np.nextafter(row, F32(np.inf)), np.where(step < 0, np.nextafter(row, F32(-np.inf)), row))
+        row[:] = np.where(step > 0, np.nextafter(row, F32(np.inf)),
+                          np.where(step < 0, np.nextafter(row, F32(-np.inf)), row))
         row[:] = np.clip(row, lo, hi)
         row[:2] = (lo, hi)[:row.size]  # the range
     return x
@@ -400,6 +405,20 @@ def test_unsupported_hybrid_weights_are_refused_clearly(opcode):
         compiler.compile_model(_single_op(opcode, w_zero_point=3))
     with pytest.raises(UnsupportedError, match="uint8"):  # LiteRT's older uint8 hybrid form
         compiler.compile_model(_single_op(opcode, w_dtype="uint8", w_zero_point=128))
+
+
+def test_weight_minus_128_is_exact():
+    """Here LiteRT's x86 build is wrong (see the top of this file), so the expectation is worked out
+    by hand: x = (1, -1) quantizes symmetrically to (127, -127) with scale 1/127; the dot products
+    with weight rows (0, -128) and (0, 5) are 16256 and -635, times 1/127 and the weight scale 1."""
+    mb = ModelBuilder()
+    x = mb.add_input("x", (1, 2), "float32")
+    w = mb.add_const("w", np.array([[0, -128], [0, 5]]), "int8", scale=F32(1.0))
+    y = mb.add_tensor("y", (1, 2), "float32")
+    mb.add_op("FULLY_CONNECTED", [x, w, -1], [y], {"fused_activation_function": "NONE"})
+    mb.mark_output(y)
+    (out,), = run_mcugen_model(mb.build(), [[np.array([[1, -1]], F32)]])
+    np.testing.assert_allclose(out, [[128.0, -5.0]], rtol=1e-6)
 
 
 # ---- the real hybrid model and `mcugen verify` ---------------------------------------------------

@@ -4,7 +4,6 @@ and LiteRT (uint8, int64, bool outputs), every pair of dtypes, values that wrap 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from tflite_builder import ModelBuilder
 
 import mcugen

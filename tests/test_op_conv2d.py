@@ -139,26 +139,20 @@ def assert_matches(ours, theirs):
 
 
 def real_layers(opcode):
-    """The `opcode` ops of the real models as single-op models with the model's own weights, bias
-    and quantization: [(id, model bytes, input shape)]. One per distinct geometry, since repeated
-    blocks (and person_detect's copies of vww's layers) exercise the same code, plus each model's
-    first such op. Empty when the models are absent."""
+    """Every `opcode` op of each real model with the model's own weights, bias and quantization, as
+    one model per real model whose ops run side by side (one input and one output each; one build
+    per real model keeps the test fast): [(model name, model bytes, input shapes, op names)].
+    Empty when the models are absent."""
     if not MODELS_DIR.is_dir():
         return []
-    layers, seen = [], set()
+    result = []
     for name in REAL_MODELS:
         graph = load_model((MODELS_DIR / f"{name}.tflite").read_bytes(), name)
+        mb = ModelBuilder()
+        shapes, keys = [], []
         for op in graph.operators:
             if op.opcode != opcode:
                 continue
-            geometry = (tuple(graph.tensor(t).shape for t in op.inputs[:2] + op.outputs),
-                        tuple(sorted((k, v) for k, v in op.options.items()
-                                     if k in WINDOW_OPTIONS and k != "fused_activation_function")))
-            first_of_model = not any(key.startswith(name + "-") for key, _, _ in layers)
-            if geometry in seen and not first_of_model:
-                continue
-            seen.add(geometry)
-            mb = ModelBuilder()
             indices = []
             for i, t in enumerate(op.inputs + op.outputs):
                 if t < 0:
@@ -177,8 +171,21 @@ def real_layers(opcode):
             opts = {k: v for k, v in op.options.items() if k in WINDOW_OPTIONS}
             mb.add_op(opcode, indices[:len(op.inputs)], indices[len(op.inputs):], opts)
             mb.mark_output(indices[-1])
-            layers.append((f"{name}-op{op.index}", mb.build(), graph.tensor(op.inputs[0]).shape))
-    return layers
+            shapes.append(graph.tensor(op.inputs[0]).shape)
+            keys.append(f"op {op.index}")
+        if keys:
+            result.append((name, mb.build(), shapes, keys))
+    return result
+
+
+def assert_layers_match(ours, theirs, keys):
+    """assert_matches for a side-by-side model, naming the op whose output differs."""
+    for got_set, want_set in zip(ours, theirs, strict=True):
+        for key, got, want in zip(keys, got_set, want_set, strict=True):
+            try:
+                assert_matches([[got]], [[want]])
+            except AssertionError as e:
+                raise AssertionError(f"{key}: {e}") from None
 
 
 REAL_LAYERS = real_layers("CONV_2D")
@@ -211,9 +218,9 @@ def references():
     for name, geom, kwargs in CORNERS:
         jobs.append((build_conv("int8", geom, rng=rng, **kwargs), make_inputs("int8", geom[:4], rng)))
         keys.append(name)
-    for key, model, shape in REAL_LAYERS:
-        jobs.append((model, make_inputs("int8", shape, rng)))
-        keys.append(key)
+    for name, model, shapes, _ in REAL_LAYERS:
+        jobs.append((model, [[rng.integers(-128, 128, shape, dtype=np.int8) for shape in shapes] for _ in range(2)]))
+        keys.append(name)
     outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
     return {k: (m, xs, out) for k, (m, xs), out in zip(keys, jobs, outputs)}
 
@@ -230,11 +237,12 @@ def test_conv_quantization_corners_match_tflm(name, references):
     assert_matches(run_mcugen(model, input_sets), expected)
 
 
-@pytest.mark.parametrize("key", [layer[0] for layer in REAL_LAYERS])
-def test_real_model_conv_layers_match_tflm(key, references):
-    """Each CONV_2D of the benchmark models alone, with its real weights and quantization."""
-    model, input_sets, expected = references[key]
-    assert_matches(run_mcugen(model, input_sets), expected)
+@pytest.mark.parametrize("name", [layers[0] for layers in REAL_LAYERS])
+def test_real_model_conv_layers_match_tflm(name, references):
+    """Each CONV_2D of the benchmark models on its own input, with its real weights and quantization."""
+    model, input_sets, expected = references[name]
+    keys = next(layers[3] for layers in REAL_LAYERS if layers[0] == name)
+    assert_layers_match(run_mcugen(model, input_sets), expected, keys)
 
 
 def test_int8_outputs_are_not_degenerate(references):

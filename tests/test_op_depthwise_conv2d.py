@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_op_conv2d import (ACTIVATIONS, SPREAD, TFLM_ARENA, assert_matches, make_inputs, real_layers,
-                            run_mcugen)
+from test_op_conv2d import (ACTIVATIONS, SPREAD, TFLM_ARENA, assert_layers_match, assert_matches, make_inputs,
+                            real_layers, run_mcugen)
 from tflite_builder import ModelBuilder
 
 import mcugen
@@ -127,9 +127,9 @@ def references():
     for name, geom, kwargs in CORNERS:
         jobs.append((build_depthwise("int8", geom, rng=rng, **kwargs), make_inputs("int8", geom[:4], rng)))
         keys.append(name)
-    for key, model, shape in REAL_LAYERS:
-        jobs.append((model, make_inputs("int8", shape, rng)))
-        keys.append(key)
+    for name, model, shapes, _ in REAL_LAYERS:
+        jobs.append((model, [[rng.integers(-128, 128, shape, dtype=np.int8) for shape in shapes] for _ in range(2)]))
+        keys.append(name)
     outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
     return {k: (m, xs, out) for k, (m, xs), out in zip(keys, jobs, outputs)}
 
@@ -158,11 +158,13 @@ def test_depthwise_quantization_corners_match_tflm(name, references):
     assert_matches(run_mcugen(model, input_sets), expected)
 
 
-@pytest.mark.parametrize("key", [layer[0] for layer in REAL_LAYERS])
-def test_real_model_depthwise_layers_match_tflm(key, references):
-    """Each DEPTHWISE_CONV_2D of the benchmark models alone, with its real weights and quantization."""
-    model, input_sets, expected = references[key]
-    assert_matches(run_mcugen(model, input_sets), expected)
+@pytest.mark.parametrize("name", [layers[0] for layers in REAL_LAYERS])
+def test_real_model_depthwise_layers_match_tflm(name, references):
+    """Each DEPTHWISE_CONV_2D of the benchmark models on its own input, with its real weights and
+    quantization."""
+    model, input_sets, expected = references[name]
+    keys = next(layers[3] for layers in REAL_LAYERS if layers[0] == name)
+    assert_layers_match(run_mcugen(model, input_sets), expected, keys)
 
 
 def test_int8_outputs_are_not_degenerate(references):

@@ -8,6 +8,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import random_input
 from tflite_builder import ModelBuilder
 
@@ -15,6 +17,7 @@ import mcugen
 from mcugen import compiler
 from mcugen.errors import Unsupported
 from mcugen.ops import transpose
+from mcugen.ops.strided_copy import Part, simplify
 from mcugen.reference import run_litert, run_tflm_batch
 
 TFLM_ARENA = 1 << 20
@@ -125,3 +128,21 @@ def test_bad_permutation_is_refused():
     graph, _ = compiler.load(mb.build())
     with pytest.raises(Unsupported, match="not a permutation"):
         transpose.lower(graph.operators[0], graph)
+
+
+def _visits(part):
+    """(source, destination) element offsets in the order the kernel walks them."""
+    idx = np.indices(part.sizes).reshape(len(part.sizes), -1).T
+    return list(zip((part.src_offset + idx @ np.array(part.src_strides)).tolist(),
+                    (part.dst_offset + idx @ np.array(part.dst_strides)).tolist()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(-6, 6), st.integers(0, 6)), min_size=1, max_size=5),
+       st.integers(0, 50))
+def test_loop_merging_keeps_the_walk(loops, offset):
+    """Dropping unit loops and merging neighbours never changes which elements go where, in order."""
+    part = Part(0, 1, [n for n, _, _ in loops], [a for _, a, _ in loops], [b for _, _, b in loops], offset, offset)
+    merged = simplify(part)
+    assert _visits(merged) == _visits(part)
+    assert len(merged.sizes) <= len(part.sizes)

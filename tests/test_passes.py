@@ -263,8 +263,11 @@ def test_passes_keep_io_indices_and_the_input_graph():
     assert cleaned.inputs == graph.inputs and cleaned.outputs == graph.outputs
     assert len(cleaned.tensors) == len(graph.tensors)
     assert [op.index for op in cleaned.operators] == [3, 4]  # RESHAPE and ADD keep their model indices
+    assert cleaned.notes[-1] == ("3 op(s) need no code: computed at generation time or found to do nothing "
+                                 "(op 0 SHAPE, op 1 STRIDED_SLICE, op 2 CONCATENATION)")
     again = passes.run(cleaned)  # idempotent
     assert [(op.index, op.inputs) for op in again.operators] == [(op.index, op.inputs) for op in cleaned.operators]
+    assert again.notes == cleaned.notes
 
 
 def test_unsupported_message_names_the_model_op_after_folding():

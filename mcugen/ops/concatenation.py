@@ -1,12 +1,15 @@
 """CONCATENATION along any axis, any dtype: one strided copy per input (mcugen/ops/strided_copy.py).
 
-TFLM (and LiteRT) copy bytes and refuse two things this module accepts:
-- int8 inputs whose scale or zero point differ from the output's. mcugen rescales them with
-  LiteRT's uint8 formula (reference_ops::ConcatenationWithScaling, in float32, round half away
-  from zero) applied to x + 128, so int8 gives exactly what LiteRT gives on the same model in
-  uint8. The formula is evaluated here for all 256 input values, and the C kernel looks them up.
-- a fused activation: int8 folds the clamp into that lookup table, float32 clamps while copying.
-int16 inputs are copied as they are, as TFLM does (it only requires zero points of 0).
+TFLM copies bytes and refuses two things this module accepts:
+- int8 inputs whose scale or zero point differ from the output's (LiteRT refuses them too). mcugen
+  rescales them with LiteRT's uint8 formula (reference_ops::ConcatenationWithScaling: float32,
+  round half away from zero) applied to x + 128, so int8 gives exactly what LiteRT gives on the
+  same model in uint8. uint8 inputs are rescaled as LiteRT does.
+- a fused activation (LiteRT's reference kernel refuses it, its default kernel ignores it):
+  mcugen applies it, as a clamp.
+For 8-bit types the rescaling and the clamp are evaluated here for all 256 byte values and the C
+kernel looks them up. int16 inputs are copied as they are, as TFLM does (it only requires zero
+points of 0).
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from .base import KernelCall, require, tensors
 from .strided_copy import MODE_CLAMP_F32, MODE_COPY, axis_split, elem_size, join_parts, lower_parts
 
 OPCODES = ("CONCATENATION",)
+_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
+_IDENTITY = np.arange(256, dtype=np.uint8)
 
 
 def normalize_axis(axis: int, rank: int, what: str = "axis") -> int:
@@ -32,16 +37,27 @@ def _same_quant(a, b) -> bool:
             and a.zero_point == b.zero_point)
 
 
-def rescale_table(x_scale: float, x_zero_point: int, y_scale: float, y_zero_point: int, lo: int, hi: int) -> np.ndarray:
-    """table[x + 128]: int8 x in the output's quantization (LiteRT's uint8 formula on x + 128), clamped."""
+def rescale_table(dtype: str, x_scale: float, x_zero_point: int, y_scale: float, y_zero_point: int,
+                  lo: int, hi: int) -> np.ndarray:
+    """table[byte]: the output byte for an input byte, LiteRT's uint8 rescaling (int8: on x + 128), clamped."""
+    shift = 128 if dtype == "int8" else 0
+    x = _IDENTITY.view(np.int8).astype(np.int64) if dtype == "int8" else _IDENTITY.astype(np.int64)
     inverse = np.float32(1.0) / np.float32(y_scale)
     scale = np.float32(x_scale) * inverse
-    bias = np.float32(-(x_zero_point + 128)) * scale
-    u = np.arange(256, dtype=np.float32)  # x + 128
-    v = (u * scale + bias).astype(np.float64)  # float32 steps, as the C++ reference (no fused multiply-add)
+    bias = np.float32(-(x_zero_point + shift)) * scale
+    v = ((x + shift).astype(np.float32) * scale + bias).astype(np.float64)  # float32 steps, no fused multiply-add
     rounded = (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int64)  # std::round: half away from zero
-    out = np.clip(rounded + y_zero_point + 128, 0, 255) - 128
-    return np.clip(out, lo, hi).astype(np.int8)
+    out = np.clip(rounded + y_zero_point + shift, 0, 255) - shift
+    return _as_bytes(np.clip(out, lo, hi), dtype)
+
+
+def _clamp_table(dtype: str, lo: int, hi: int) -> np.ndarray:
+    x = _IDENTITY.view(np.int8).astype(np.int64) if dtype == "int8" else _IDENTITY.astype(np.int64)
+    return _as_bytes(np.clip(x, lo, hi), dtype)
+
+
+def _as_bytes(values: np.ndarray, dtype: str) -> np.ndarray:
+    return values.astype(np_dtype(dtype)).view(np.uint8)
 
 
 def _plan(op, graph):
@@ -60,26 +76,26 @@ def _plan(op, graph):
             f"the inputs' sizes along axis {axis} do not add up to the output's {y.shape[axis]}")
     activation = op.options.get("fused_activation_function", "NONE")
     require(activation in quant.SUPPORTED_ACTIVATIONS, f"fused activation {activation} is not supported")
-    require(activation == "NONE" or y.dtype in ("int8", "float32"),
-            f"a fused activation needs int8 or float32, not {y.dtype}")
+    require(activation == "NONE" or y.dtype in ("int8", "uint8", "float32"),
+            f"a fused activation needs int8, uint8 or float32, not {y.dtype}")
 
     modes, luts = [], []
     act_range = None
-    if y.dtype == "int8" and (activation != "NONE" or not all(_same_quant(t, y) for t in ins)):
+    if y.dtype in _RANGES and (activation != "NONE" or not all(_same_quant(t, y) for t in ins)):
         for t in (*ins, y):
             require(t.quant is not None and t.quant.scale.size == 1 and t.scale > 0,
-                    f"int8 tensor '{t.name}' needs a per-tensor quantization to be rescaled")
-        lo, hi = quant.activation_range_quantized(activation, y.scale, y.zero_point)
+                    f"{y.dtype} tensor '{t.name}' needs a per-tensor quantization to be rescaled")
+        lo, hi = quant.activation_range_quantized(activation, y.scale, y.zero_point, *_RANGES[y.dtype])
         for t in ins:
             if _same_quant(t, y):
-                table = np.clip(np.arange(-128, 128), lo, hi).astype(np.int8)
+                table = _clamp_table(y.dtype, lo, hi)
             else:
-                table = rescale_table(t.scale, t.zero_point, y.scale, y.zero_point, lo, hi)
-            if not np.array_equal(table, np.arange(-128, 128)):
+                table = rescale_table(y.dtype, t.scale, t.zero_point, y.scale, y.zero_point, lo, hi)
+            if np.array_equal(table, _IDENTITY):
+                modes.append(MODE_COPY)
+            else:
                 luts.append(table)
                 modes.append(len(luts))
-            else:
-                modes.append(MODE_COPY)
     elif y.dtype == "float32" and activation != "NONE":
         act_range = quant.activation_range_float(activation)
         modes = [MODE_CLAMP_F32] * len(ins)
@@ -105,7 +121,7 @@ def evaluate(op, graph) -> list[np.ndarray]:
     for t, mode in zip(ins, modes):
         x = np.asarray(t.data).reshape(t.shape)
         if mode > 0:
-            x = luts[mode - 1][x.astype(np.int16) + 128]
+            x = luts[mode - 1][x.view(np.uint8)].view(x.dtype)
         elif mode == MODE_CLAMP_F32:
             x = np.clip(x, np.float32(act_range[0]), np.float32(act_range[1])).astype(np.float32)
         pieces.append(x)

@@ -15,7 +15,8 @@ Which quantization and which order of the two scale multiplications LiteRT uses 
 With these, mcugen's results equal LiteRT's bit for bit in the tests (tests/test_hybrid.py). One
 known difference: LiteRT's x86 build (NEON code through a NEON-to-SSE layer) rounds a product
 x / scale of exactly +-0.49999997 to +-1 (it adds 0.5 and truncates); mcugen rounds it to 0 like
-std::round and LiteRT's portable and ARMv8 code.
+std::round and LiteRT's portable and ARMv8 code. And its x86 int8 dot product gets weight -128
+times a negative input wrong; converters write hybrid weights in [-127, 127], mcugen is exact.
 
 The weights are passed as the model's own int8 tensor, so they stay int8 in flash. The quantized
 input lives in the step's scratch buffer (one batch: the input's per-batch size in bytes).
@@ -77,7 +78,8 @@ def _bias_arg(op: Operator, b: Tensor | None, channels: int):
 
 def _conv_inputs(op: Operator, graph: Graph):
     ins, outs = tensors(op, graph)
-    require(len(ins) in (2, 3) and len(outs) == 1, f"expected 2 or 3 inputs and 1 output, got {len(ins)} and {len(outs)}")
+    require(len(ins) in (2, 3) and len(outs) == 1,
+            f"expected 2 or 3 inputs and 1 output, got {len(ins)} and {len(outs)}")
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) == 3 else None
     (y,) = outs
@@ -138,7 +140,8 @@ def lower_depthwise_conv2d(op: Operator, graph: Graph) -> KernelCall:
 
 def lower_fully_connected(op: Operator, graph: Graph) -> KernelCall:
     ins, outs = tensors(op, graph)
-    require(len(ins) in (2, 3) and len(outs) == 1, f"expected 2 or 3 inputs and 1 output, got {len(ins)} and {len(outs)}")
+    require(len(ins) in (2, 3) and len(outs) == 1,
+            f"expected 2 or 3 inputs and 1 output, got {len(ins)} and {len(outs)}")
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) == 3 else None
     (y,) = outs

@@ -17,7 +17,7 @@ by position in that list (the KernelCall's args, inputs first, then outputs).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,7 +30,7 @@ KERNEL = "mg_strided_copy"
 PARAMS_TYPE = "mg_strided_copy_params"
 MODE_COPY = 0
 MODE_CLAMP_F32 = -1  # float32 copy clamped to [act_min, act_max]
-# mode k >= 1: int8 x mapped through lookup table k-1 (lower_parts takes tables indexed by x + 128)
+# mode k >= 1: 8-bit elements mapped through lookup table k-1, indexed by the byte value
 
 
 @dataclass
@@ -90,7 +90,7 @@ def lower_parts(parts: list[Part], elem_size: int, args: list, macs: int = 0, lu
                 act_range: tuple[float, float] | None = None) -> KernelCall:
     """The KernelCall that runs `parts` (element units) over `args` (inputs first, then outputs).
 
-    luts[k] (for parts of mode k + 1) is a 256-entry int8 table indexed by x + 128.
+    luts[k] (for parts of mode k + 1) maps each byte value 0..255 to an output byte.
     """
     require(elem_size in (1, 2, 4, 8), f"element size {elem_size} bytes is not supported")
     plan = [simplify(p) for p in parts if p.count > 0]
@@ -107,8 +107,7 @@ def lower_parts(parts: list[Part], elem_size: int, args: list, macs: int = 0, lu
     params = dict(elem_size=elem_size, dims=dims, num_parts=len(plan),
                   parts=ConstArray("int32_t", np.array(table or [0], np.int32)))
     if luts:
-        # Given as table[x + 128]; the kernel indexes by the byte's unsigned value, (uint8_t)x.
-        params["luts"] = ConstArray("int8_t", np.concatenate([np.roll(np.asarray(t, np.int8), 128) for t in luts]))
+        params["luts"] = ConstArray("uint8_t", np.concatenate([np.asarray(t, np.uint8).reshape(256) for t in luts]))
     if act_range is not None:
         params["act_min"], params["act_max"] = float(act_range[0]), float(act_range[1])
     return KernelCall(KERNEL, FAMILY, PARAMS_TYPE, params, list(args), macs=macs)
@@ -156,7 +155,7 @@ class Box:
     start: list[int]  # per input axis
     steps: list[int]  # per input axis (negative walks backwards)
     counts: list[int]  # per input axis
-    shape: tuple = field(default_factory=tuple)  # input shape
+    shape: tuple  # input shape
 
     def part(self, src: int, dst: int) -> Part:
         strides = contiguous_strides(self.shape)
