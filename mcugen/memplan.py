@@ -69,6 +69,38 @@ def _place(order: list[Buffer], alignment: int, best_fit: bool) -> tuple[dict[st
     return offsets, arena
 
 
+def _place_ping_pong(buffers: list[Buffer], alignment: int, limit: int) -> dict[str, int] | None:
+    """Buffers in order of birth, alternately at the lowest and the highest free offset below `limit`.
+
+    Chains of ops (each reading the previous output) reach the lower bound this way, where
+    greedy orders sometimes leave a gap. Returns None when something does not fit.
+    """
+    placed: list[tuple[int, int, Buffer]] = []
+    offsets: dict[str, int] = {}
+    for k, buf in enumerate(sorted(buffers, key=lambda b: (b.first, b.last, b.name))):
+        size = align_up(buf.size, alignment)
+        busy = sorted((o, e) for o, e, other in placed if other.overlaps_in_time(buf))
+        gaps, cursor = [], 0
+        for o, e in busy:
+            if o - cursor >= size:
+                gaps.append((cursor, o))
+            cursor = max(cursor, e)
+        if limit - cursor >= size:
+            gaps.append((cursor, limit))
+        if not gaps:
+            return None
+        if k % 2 == 0:
+            offset = gaps[0][0]
+        else:
+            start, end = gaps[-1]
+            offset = (end - size) // alignment * alignment
+            if offset < start:
+                offset = start
+        offsets[buf.name] = offset
+        placed.append((offset, offset + size, buf))
+    return offsets
+
+
 def plan(buffers: list[Buffer], alignment: int = 16, tries: int = 200, seed: int = 0) -> tuple[dict[str, int], int]:
     """Offsets for every buffer and the arena size. Deterministic for the same inputs."""
     if not buffers:
@@ -102,6 +134,10 @@ def plan(buffers: list[Buffer], alignment: int = 16, tries: int = 200, seed: int
         if best[1] <= bound:
             break
         attempt += 1
+    if best[1] > bound:
+        offsets = _place_ping_pong(buffers, alignment, bound)
+        if offsets is not None:
+            best = (offsets, max(o + align_up(b.size, alignment) for b in buffers for o in [offsets[b.name]]))
     return best
 
 
