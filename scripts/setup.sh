@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 extra="${1:-verify}"
 
 SYSTEM_PACKAGES=(gcc clang binutils python3-venv)
+# The tests also build firmware for emulated boards and run it under QEMU.
+[ "$extra" = test ] && SYSTEM_PACKAGES+=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-system-misc
+                                         gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf)
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
