@@ -127,7 +127,7 @@ def render(program: Program, name: str, model_label: str = "") -> dict[str, str]
     families = sorted({s.call.family for s in program.steps if s.call.family})
     steps = []
     for i, s in enumerate(program.steps):
-        op = g.operators[s.op_index]
+        op = s.op
         if s.call.kernel is None:
             comment = f"op {op.index} {op.opcode}: output shares its input's bytes, no code"
             steps.append(dict(comment=comment, params=None, call=None))

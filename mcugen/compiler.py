@@ -10,16 +10,19 @@ from dataclasses import dataclass, field
 from . import memplan, ops, passes
 from .errors import ModelError, Unsupported, UnsupportedError
 from .frontend.tflite import load_model, read_model_file
-from .ir import DTYPES, Graph
+from .ir import DTYPES, Graph, Operator
 from .ops.base import ConstArray, KernelCall
 
 
 @dataclass
 class Step:
-    op_index: int  # operator index in the model's stored order
-    opcode: str
+    op: Operator  # op.index is its position in the model file, kept for messages after passes remove ops
     call: KernelCall
     scratch: str | None = None  # buffer name of this step's scratch space
+
+    @property
+    def opcode(self) -> str:
+        return self.op.opcode
 
 
 @dataclass
@@ -120,7 +123,7 @@ def compile_graph(graph: Graph, model_sha256: str = "", alignment: int = 16) -> 
         raise UnsupportedError(problems)
     _check_order(graph)
     _fold_constant_aliases(graph, calls)
-    steps = [Step(op.index, op.opcode, call) for op, call in zip(graph.operators, calls)]
+    steps = [Step(op, call) for op, call in zip(graph.operators, calls)]
     buffers, tensor_buffer, scratch_buffer = _lifetimes(graph, steps)
     offsets_by_name, arena = memplan.plan(buffers, alignment)
     memplan.check_plan(buffers, offsets_by_name, arena, alignment)
@@ -146,7 +149,7 @@ def _lifetimes(graph: Graph, steps: list[Step]):
     for s in steps:
         if s.call.alias_input is not None:
             src = s.call.alias_input
-            owner[graph.operators[s.op_index].outputs[0]] = owner.get(src, src)
+            owner[s.op.outputs[0]] = owner.get(src, src)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
 
@@ -160,7 +163,7 @@ def _lifetimes(graph: Graph, steps: list[Step]):
     for t in graph.inputs:
         touch(t, 0)
     for i, s in enumerate(steps):
-        op = graph.operators[s.op_index]
+        op = s.op
         for t in op.inputs + op.outputs:
             touch(t, i)
     for t in graph.outputs:

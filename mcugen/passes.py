@@ -1,10 +1,11 @@
 """Graph -> Graph clean-ups run before lowering: constant folding and no-op removal.
 
 Every pass may only remove work, never change a result:
-- fold_constants: an op whose inputs are all constants (SHAPE: always) is evaluated here by its
-  op module's `evaluate(op, graph) -> list[np.ndarray]`; the outputs become constant tensors and
-  the op goes. Ops without `evaluate` are left alone, and so is an op whose evaluation fails or
-  does not fit its output tensors (lowering then reports what is wrong with it).
+- fold_constants: an op whose inputs are all constants is evaluated here by its op module's
+  `evaluate(op, graph) -> list[np.ndarray]`; the outputs become constant tensors and the op goes.
+  A module may define `foldable(op, graph) -> bool` to decide instead (SHAPE: always, it reads
+  only the static shape). Ops without `evaluate` are left alone, and so is an op whose evaluation
+  fails or does not fit its output tensors (lowering then reports what is wrong with it).
 - drop_identity_reshapes: a chain of RESHAPE/SQUEEZE/EXPAND_DIMS whose end has the shape, dtype and
   quantization of an earlier tensor of the chain: its consumers read that tensor instead.
 - drop_noop_quantizes: a QUANTIZE that gives back its input for every possible input value, or a
@@ -15,8 +16,9 @@ Every pass may only remove work, never change a result:
 
 The graph keeps its input and output tensors: a graph output is never rewired away. Tensor
 indices do not change (tensors that lose every reader simply stay unused); operators keep their
-`index` in the model's stored order, so messages still name the op of the file. The input
-graph is not modified.
+`index` in the model's stored order, so messages still name the op of the file (the compiler
+pairs steps with graph.operators by position). The removed ops are listed in a note of the graph.
+The input graph is not modified.
 """
 from __future__ import annotations
 

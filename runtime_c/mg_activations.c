@@ -108,6 +108,11 @@ void mg_elu_f32(const mg_unary_f32_params *p, const float *MG_RESTRICT input, fl
     }
 }
 
+/* Element offset of an operand at outer loop indices (i0, i1, i2). */
+MG_INLINE size_t mg_prelu_offset(int32_t i0, int32_t i1, int32_t i2, int32_t s0, int32_t s1, int32_t s2) {
+    return (size_t)i0 * (size_t)s0 + (size_t)i1 * (size_t)s1 + (size_t)i2 * (size_t)s2;
+}
+
 MG_INLINE int8_t mg_prelu_s8_one(const mg_prelu_s8_params *p, int8_t x, int8_t a) {
     const int32_t v = p->input_offset + x;
     int32_t out;
@@ -125,8 +130,8 @@ void mg_prelu_s8(const mg_prelu_s8_params *p, const int8_t *MG_RESTRICT input, c
     for (i0 = 0; i0 < p->size0; ++i0) {
         for (i1 = 0; i1 < p->size1; ++i1) {
             for (i2 = 0; i2 < p->size2; ++i2) {
-                const int8_t *x = input + (size_t)i0 * p->in_stride0 + (size_t)i1 * p->in_stride1 + (size_t)i2 * p->in_stride2;
-                const int8_t *a = alpha + (size_t)i0 * p->alpha_stride0 + (size_t)i1 * p->alpha_stride1 + (size_t)i2 * p->alpha_stride2;
+                const int8_t *x = input + mg_prelu_offset(i0, i1, i2, p->in_stride0, p->in_stride1, p->in_stride2);
+                const int8_t *a = alpha + mg_prelu_offset(i0, i1, i2, p->alpha_stride0, p->alpha_stride1, p->alpha_stride2);
                 for (i = 0; i < p->size3; ++i) {
                     *output++ = mg_prelu_s8_one(p, *x, *a);
                     x += p->in_stride3;
@@ -143,11 +148,11 @@ void mg_prelu_f32(const mg_prelu_f32_params *p, const float *MG_RESTRICT input, 
     for (i0 = 0; i0 < p->size0; ++i0) {
         for (i1 = 0; i1 < p->size1; ++i1) {
             for (i2 = 0; i2 < p->size2; ++i2) {
-                const float *x = input + (size_t)i0 * p->in_stride0 + (size_t)i1 * p->in_stride1 + (size_t)i2 * p->in_stride2;
-                const float *a = alpha + (size_t)i0 * p->alpha_stride0 + (size_t)i1 * p->alpha_stride1 + (size_t)i2 * p->alpha_stride2;
+                const float *x = input + mg_prelu_offset(i0, i1, i2, p->in_stride0, p->in_stride1, p->in_stride2);
+                const float *a = alpha + mg_prelu_offset(i0, i1, i2, p->alpha_stride0, p->alpha_stride1, p->alpha_stride2);
                 for (i = 0; i < p->size3; ++i) {
-                    const float v = x[(size_t)i * p->in_stride3];
-                    output[i] = v >= 0.0f ? v : v * a[(size_t)i * p->alpha_stride3];
+                    const float v = x[(size_t)i * (size_t)p->in_stride3];
+                    output[i] = v >= 0.0f ? v : v * a[(size_t)i * (size_t)p->alpha_stride3];
                 }
                 output += p->size3;
             }

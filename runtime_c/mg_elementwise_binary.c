@@ -50,21 +50,23 @@
     }
 
 /* The three outer broadcast loops around RUN. */
-#define MG_EB_LOOP_NEST(p, TIN, input1, input2, output, RUN)                                      \
-    do {                                                                                         \
-        int32_t i0, i1, i2;                                                                      \
-        for (i0 = 0; i0 < (p)->size0; ++i0) {                                                    \
-            for (i1 = 0; i1 < (p)->size1; ++i1) {                                                \
-                for (i2 = 0; i2 < (p)->size2; ++i2) {                                            \
-                    const TIN *a_ = (input1) + (size_t)i0 * (p)->in1_stride0 +                   \
-                                    (size_t)i1 * (p)->in1_stride1 + (size_t)i2 * (p)->in1_stride2; \
-                    const TIN *b_ = (input2) + (size_t)i0 * (p)->in2_stride0 +                   \
-                                    (size_t)i1 * (p)->in2_stride1 + (size_t)i2 * (p)->in2_stride2; \
-                    RUN((p), a_, b_, (output));                                                  \
-                    (output) += (p)->size3;                                                      \
-                }                                                                                \
-            }                                                                                    \
-        }                                                                                        \
+#define MG_EB_OFFSET(p, k, i0, i1, i2)                                                          \
+    ((size_t)(i0) * (size_t)(p)->in##k##_stride0 + (size_t)(i1) * (size_t)(p)->in##k##_stride1 + \
+     (size_t)(i2) * (size_t)(p)->in##k##_stride2)
+
+#define MG_EB_LOOP_NEST(p, TIN, input1, input2, output, RUN)                                    \
+    do {                                                                                       \
+        int32_t i0, i1, i2;                                                                    \
+        for (i0 = 0; i0 < (p)->size0; ++i0) {                                                  \
+            for (i1 = 0; i1 < (p)->size1; ++i1) {                                              \
+                for (i2 = 0; i2 < (p)->size2; ++i2) {                                          \
+                    const TIN *a_ = (input1) + MG_EB_OFFSET(p, 1, i0, i1, i2);                 \
+                    const TIN *b_ = (input2) + MG_EB_OFFSET(p, 2, i0, i1, i2);                 \
+                    RUN((p), a_, b_, (output));                                                \
+                    (output) += (p)->size3;                                                    \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
     } while (0)
 
 /* ---- SUB ---- */
@@ -99,6 +101,18 @@ void mg_sub_s8_table(const mg_sub_s8_params *p, const int8_t *MG_RESTRICT input1
     MG_EB_LOOP_NEST(p, int8_t, input1, input2, output, mg_sub_s8_table_run);
 }
 
+/* int32 difference and product with two's-complement wrap-around (no signed overflow in C). */
+MG_INLINE int32_t mg_wrap_sub_s32(int32_t x, int32_t y) { return (int32_t)((uint32_t)x - (uint32_t)y); }
+MG_INLINE int32_t mg_wrap_mul_s32(int32_t x, int32_t y) { return (int32_t)((uint32_t)x * (uint32_t)y); }
+
+MG_EB_DEFINE_RUN(mg_sub_s32_run, mg_arith_s32_params, int32_t, int32_t,
+                 mg_clamp_i32(mg_wrap_sub_s32(x, y), p->act_min, p->act_max))
+
+void mg_sub_s32(const mg_arith_s32_params *p, const int32_t *MG_RESTRICT input1, const int32_t *MG_RESTRICT input2,
+                int32_t *MG_RESTRICT output) {
+    MG_EB_LOOP_NEST(p, int32_t, input1, input2, output, mg_sub_s32_run);
+}
+
 void mg_sub_f32(const mg_arith_f32_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,
                 float *MG_RESTRICT output) {
     MG_EB_LOOP_NEST(p, float, input1, input2, output, mg_sub_f32_run);
@@ -126,6 +140,14 @@ void mg_mul_s16(const mg_mul_s8_params *p, const int16_t *MG_RESTRICT input1, co
     MG_EB_LOOP_NEST(p, int16_t, input1, input2, output, mg_mul_s16_run);
 }
 
+MG_EB_DEFINE_RUN(mg_mul_s32_run, mg_arith_s32_params, int32_t, int32_t,
+                 mg_clamp_i32(mg_wrap_mul_s32(x, y), p->act_min, p->act_max))
+
+void mg_mul_s32(const mg_arith_s32_params *p, const int32_t *MG_RESTRICT input1, const int32_t *MG_RESTRICT input2,
+                int32_t *MG_RESTRICT output) {
+    MG_EB_LOOP_NEST(p, int32_t, input1, input2, output, mg_mul_s32_run);
+}
+
 void mg_mul_f32(const mg_arith_f32_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,
                 float *MG_RESTRICT output) {
     MG_EB_LOOP_NEST(p, float, input1, input2, output, mg_mul_f32_run);
@@ -135,6 +157,10 @@ void mg_mul_f32(const mg_arith_f32_params *p, const float *MG_RESTRICT input1, c
 
 MG_EB_DEFINE_RUN(mg_maximum_s8_run, mg_minmax_params, int8_t, int8_t, x > y ? x : y)
 MG_EB_DEFINE_RUN(mg_minimum_s8_run, mg_minmax_params, int8_t, int8_t, x < y ? x : y)
+MG_EB_DEFINE_RUN(mg_maximum_s16_run, mg_minmax_params, int16_t, int16_t, x > y ? x : y)
+MG_EB_DEFINE_RUN(mg_minimum_s16_run, mg_minmax_params, int16_t, int16_t, x < y ? x : y)
+MG_EB_DEFINE_RUN(mg_maximum_s32_run, mg_minmax_params, int32_t, int32_t, x > y ? x : y)
+MG_EB_DEFINE_RUN(mg_minimum_s32_run, mg_minmax_params, int32_t, int32_t, x < y ? x : y)
 MG_EB_DEFINE_RUN(mg_maximum_f32_run, mg_minmax_params, float, float, x > y ? x : y)
 MG_EB_DEFINE_RUN(mg_minimum_f32_run, mg_minmax_params, float, float, x < y ? x : y)
 
@@ -146,6 +172,26 @@ void mg_maximum_s8(const mg_minmax_params *p, const int8_t *MG_RESTRICT input1, 
 void mg_minimum_s8(const mg_minmax_params *p, const int8_t *MG_RESTRICT input1, const int8_t *MG_RESTRICT input2,
                    int8_t *MG_RESTRICT output) {
     MG_EB_LOOP_NEST(p, int8_t, input1, input2, output, mg_minimum_s8_run);
+}
+
+void mg_maximum_s16(const mg_minmax_params *p, const int16_t *MG_RESTRICT input1, const int16_t *MG_RESTRICT input2,
+                    int16_t *MG_RESTRICT output) {
+    MG_EB_LOOP_NEST(p, int16_t, input1, input2, output, mg_maximum_s16_run);
+}
+
+void mg_minimum_s16(const mg_minmax_params *p, const int16_t *MG_RESTRICT input1, const int16_t *MG_RESTRICT input2,
+                    int16_t *MG_RESTRICT output) {
+    MG_EB_LOOP_NEST(p, int16_t, input1, input2, output, mg_minimum_s16_run);
+}
+
+void mg_maximum_s32(const mg_minmax_params *p, const int32_t *MG_RESTRICT input1, const int32_t *MG_RESTRICT input2,
+                    int32_t *MG_RESTRICT output) {
+    MG_EB_LOOP_NEST(p, int32_t, input1, input2, output, mg_maximum_s32_run);
+}
+
+void mg_minimum_s32(const mg_minmax_params *p, const int32_t *MG_RESTRICT input1, const int32_t *MG_RESTRICT input2,
+                    int32_t *MG_RESTRICT output) {
+    MG_EB_LOOP_NEST(p, int32_t, input1, input2, output, mg_minimum_s32_run);
 }
 
 void mg_maximum_f32(const mg_minmax_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,

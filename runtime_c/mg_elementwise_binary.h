@@ -51,6 +51,13 @@ typedef struct {
     float act_max;
 } mg_arith_f32_params;
 
+/* int32 SUB and MUL (unquantized): wrap around on overflow, clamp to the fused activation. */
+typedef struct {
+    MG_EB_LOOPS;
+    int32_t act_min;
+    int32_t act_max;
+} mg_arith_s32_params;
+
 /* MAXIMUM and MINIMUM of any type: raw values are compared, as TFLM does (the converter gives
  * inputs and output one quantization). */
 typedef struct {
@@ -64,10 +71,15 @@ void mg_sub_s8_table(const mg_sub_s8_params *p, const int8_t *MG_RESTRICT input1
 void mg_sub_f32(const mg_arith_f32_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,
                 float *MG_RESTRICT output);
 
+void mg_sub_s32(const mg_arith_s32_params *p, const int32_t *MG_RESTRICT input1, const int32_t *MG_RESTRICT input2,
+                int32_t *MG_RESTRICT output);
+
 void mg_mul_s8(const mg_mul_s8_params *p, const int8_t *MG_RESTRICT input1, const int8_t *MG_RESTRICT input2,
                int8_t *MG_RESTRICT output);
 void mg_mul_s16(const mg_mul_s8_params *p, const int16_t *MG_RESTRICT input1, const int16_t *MG_RESTRICT input2,
                 int16_t *MG_RESTRICT output);
+void mg_mul_s32(const mg_arith_s32_params *p, const int32_t *MG_RESTRICT input1, const int32_t *MG_RESTRICT input2,
+                int32_t *MG_RESTRICT output);
 void mg_mul_f32(const mg_arith_f32_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,
                 float *MG_RESTRICT output);
 
@@ -75,6 +87,14 @@ void mg_maximum_s8(const mg_minmax_params *p, const int8_t *MG_RESTRICT input1, 
                    int8_t *MG_RESTRICT output);
 void mg_minimum_s8(const mg_minmax_params *p, const int8_t *MG_RESTRICT input1, const int8_t *MG_RESTRICT input2,
                    int8_t *MG_RESTRICT output);
+void mg_maximum_s16(const mg_minmax_params *p, const int16_t *MG_RESTRICT input1, const int16_t *MG_RESTRICT input2,
+                    int16_t *MG_RESTRICT output);
+void mg_minimum_s16(const mg_minmax_params *p, const int16_t *MG_RESTRICT input1, const int16_t *MG_RESTRICT input2,
+                    int16_t *MG_RESTRICT output);
+void mg_maximum_s32(const mg_minmax_params *p, const int32_t *MG_RESTRICT input1, const int32_t *MG_RESTRICT input2,
+                    int32_t *MG_RESTRICT output);
+void mg_minimum_s32(const mg_minmax_params *p, const int32_t *MG_RESTRICT input1, const int32_t *MG_RESTRICT input2,
+                    int32_t *MG_RESTRICT output);
 void mg_maximum_f32(const mg_minmax_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,
                     float *MG_RESTRICT output);
 void mg_minimum_f32(const mg_minmax_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,

@@ -89,7 +89,7 @@ def random_like(shape, dtype, rng):
     return rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
 
 
-def strict_c_check(model: bytes, tmp_path, input_sets: list[np.ndarray]) -> None:
+def strict_c_check(model: bytes, tmp_path, input_sets: list[np.ndarray], sanitizer_cc: str = "clang") -> None:
     """The generated C builds with the strict flags under gcc and clang, runs clean under ASan and
     UBSan, and prints what mcugen.Interpreter returns (same C, other flags)."""
     import test_c_strict as strict
@@ -108,7 +108,7 @@ def strict_c_check(model: bytes, tmp_path, input_sets: list[np.ndarray]) -> None
         objdir.mkdir()
         procs.append(strict._start([cc, *strict.STRICT, "-I", str(src), "-c", *sources], objdir))
     exe = tmp_path / "prog"
-    procs.append(strict._start(["clang", *strict.SANITIZE, "-I", str(src), "-o", str(exe), *sources, "-lm"], tmp_path))
+    procs.append(strict._start([sanitizer_cc, *strict.SANITIZE, "-I", str(src), "-o", str(exe), *sources, "-lm"], tmp_path))
     for proc in procs:
         strict._finish(proc, " ".join(proc.args[:2]))
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=strict.TIMEOUT,
@@ -341,8 +341,12 @@ def test_evaluate_matches_tflm():
            x.shape, "int8", PRELU_QUANTS[1][2])
     xf, af = x.astype(np.float32) / 30, alpha.astype(np.float32) / 100
     br.add("PRELU-float", "PRELU", [(x.shape, "float32", None, xf), (alpha.shape, "float32", None, af)], x.shape, "float32")
+    for op in ("LOGISTIC", "TANH"):
+        for s in (2 ** -12, 0.0007):
+            br.add(f"{op}-int16-{s}", op, [(ALL_INT16.shape, "int16", q(s, 0), ALL_INT16)], ALL_INT16.shape, "int16",
+                   q(2 ** -15, 0))
     model = br.build()
-    tflm = run_tflm_batch([(model, [[]])], arena_size=TFLM_ARENA)[0][0]
+    tflm = run_tflm_batch([(model, [[]])], arena_size=4 << 20)[0][0]
     graph = load_model(model)
     for cid, op, want in zip(br.ids, graph.operators, tflm, strict=True):
         (got,) = activations.evaluate(op, graph)

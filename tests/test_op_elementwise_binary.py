@@ -63,6 +63,14 @@ def _cases():
         if i % 2 == 0:
             k = i % len(QUANTS16)
             cases.append((f"MUL-int16-{shapes}-q{k}-{ACTIVATIONS[i % 4]}", "MUL", "int16", s1, s2, QUANTS16[k], ACTIVATIONS[i % 4]))
+        # int32 (shape arithmetic) and int16 MAXIMUM/MINIMUM: no requantization.
+        if i % 3 == 0:
+            for opcode in ("SUB", "MUL"):
+                cases.append((f"{opcode}-int32-{shapes}-{ACTIVATIONS[i % 4]}", opcode, "int32", s1, s2, None, ACTIVATIONS[i % 4]))
+        if i % 3 == 1:
+            for opcode in ("MAXIMUM", "MINIMUM"):
+                for dtype in ("int16", "int32"):
+                    cases.append((f"{opcode}-{dtype}-{shapes}", opcode, dtype, s1, s2, (QUANTS16[0][0],) * 3 if dtype == "int16" else None, "NONE"))
     # More quantization and activation combinations on the bias-like shape.
     for opcode in ("SUB", "MUL"):
         for k, quants in enumerate(QUANTS):
@@ -87,13 +95,19 @@ def _add_case(br, case):
     br.add(cid, opcode, [(s1, dtype, q1, None), (s2, dtype, q2, None)], _out_shape(s1, s2), dtype, qo, _options(opcode, act))
 
 
+def _random(shape, dtype, rng):
+    if dtype == "int32":  # products stay in range: TFLM's int32 overflow is undefined behaviour
+        return rng.integers(-40000, 40000, shape).astype(np.int32)
+    return random_like(shape, dtype, rng)
+
+
 def _inputs(br_cases, rng, n_sets=3):
     sets = []
     for _ in range(n_sets):
         xs = []
         for _, _, dtype, s1, s2, _, _ in br_cases:
             for k, s in enumerate((s1, s2)):
-                x = random_like(s, dtype, rng)
+                x = _random(s, dtype, rng)
                 if dtype == "float32" and x.size > 4:
                     # NaN where the other input has a number: MAXIMUM/MINIMUM keep TFLM's NaN order.
                     x.reshape(-1)[:2] = [np.nan, 1.0] if k == 0 else [2.0, np.nan]
@@ -110,7 +124,7 @@ def sweep_results():
     """case id -> list over input sets of (ours, TFLM's)."""
     rng = np.random.default_rng(2024)
     jobs, brs = [], []
-    for dtype in ("int8", "float32", "int16"):
+    for dtype in ("int8", "float32", "int16", "int32"):
         group = [c for c in CASES if c[2] == dtype]
         for start in range(0, len(group), CHUNK):
             chunk = group[start:start + CHUNK]
@@ -149,18 +163,11 @@ PAIR_QUANTS = QUANTS + [(q(0.1, 0), q(0.003, 9), q(0.1, -7)), (q(1.5, -1), q(1.4
                         (q(0.01, 0), q(0.01, 0), q(0.0001, 0))]
 
 
-@pytest.fixture(params=["computed", "table"])
-def sub_path(request, monkeypatch):
-    """Force SUB's kernel that computes the scaled inputs, or the one that looks them up."""
-    monkeypatch.setattr(eb, "TABLE_MIN_ELEMENTS", 0 if request.param == "table" else 1 << 62)
-    return request.param
-
-
-@pytest.mark.parametrize("opcode", ["SUB", "MUL"])
-def test_every_int8_input_pair(opcode, sub_path):
-    """(256, 1) op (1, 256) covers all 65536 int8 input pairs, for many scale combinations."""
-    if opcode == "MUL" and sub_path == "table":
-        pytest.skip("MUL has one kernel")
+@pytest.mark.parametrize("opcode,sub_path", [("SUB", "computed"), ("SUB", "table"), ("MUL", "computed")])
+def test_every_int8_input_pair(opcode, sub_path, monkeypatch):
+    """(256, 1) op (1, 256) covers all 65536 int8 input pairs, for many scale combinations; SUB
+    with the kernel that computes the scaled inputs and with the one that looks them up."""
+    monkeypatch.setattr(eb, "TABLE_MIN_ELEMENTS", 0 if sub_path == "table" else 1 << 62)
     values = np.arange(-128, 128, dtype=np.int8)
     br = Branches()
     for k, quants in enumerate(PAIR_QUANTS):
@@ -230,10 +237,11 @@ def test_constant_operands_match_tflm():
 def test_evaluate_matches_tflm():
     rng = np.random.default_rng(31)
     br = Branches()
-    picks = [c for c in CASES if "bias" not in c[0]][::3] + [c for c in CASES if c[2] == "int16"][:2]
+    picks = [c for c in CASES if "bias" not in c[0]][::3] + [c for c in CASES if c[2] in ("int16", "int32")][::2]
+    picks += [c for c in CASES if c[3] == (1, 8, 8, 8) and c[1] in ("SUB", "MUL") and c[2] == "int8"]  # > 256 values
     for cid, opcode, dtype, s1, s2, quants, act in picks:
         q1, q2, qo = quants or (None, None, None)
-        a, b = random_like(s1, dtype, rng), random_like(s2, dtype, rng)
+        a, b = _random(s1, dtype, rng), _random(s2, dtype, rng)
         br.add(cid, opcode, [(s1, dtype, q1, a), (s2, dtype, q2, b)], _out_shape(s1, s2), dtype, qo, _options(opcode, act))
     model = br.build()
     tflm = run_tflm_batch([(model, [[]])], arena_size=TFLM_ARENA)[0][0]
@@ -255,7 +263,8 @@ def _single(opcode, dtype, s1, s2, quants, act="NONE", out_shape=None, out_dtype
 
 @pytest.mark.parametrize("args,match", [
     (("SUB", "int16", (4,), (4,), QUANTS16[0]), "dtype int16"),
-    (("MAXIMUM", "int16", (4,), (4,), QUANTS16[0]), "dtype int16"),
+    (("MAXIMUM", "int64", (4,), (4,), None), "dtype int64"),
+    (("SUB", "int32", (4,), (4,), (q(0.5, 0), q(0.5, 0), q(0.5, 0))), "must not be quantized"),
     (("MUL", "int16", (4,), (4,), (q(0.01, 1), q(0.01, 0), q(0.01, 0))), "zero points 0"),
     (("SUB", "int8", (4,), (4,), (q(0.01, 0), q(0.01, 0), q(1e-9, 0))), "in \\(0, 1\\)"),
     (("MUL", "int8", (4,), (4,), QUANTS[0], "TANH"), "fused activation TANH"),
@@ -275,6 +284,7 @@ def test_generated_c_is_strict_and_sanitizer_clean(tmp_path):
     rng = np.random.default_rng(4)
     br = Branches()
     picks = [c for c in CASES if c[3] == (1, 4, 1, 3) or c[3] == (1, 8, 8, 8)] + [c for c in CASES if c[2] == "int16"][:1]
+    picks += [c for c in CASES if c[1] in ("MAXIMUM", "MINIMUM") and c[2] in ("int16", "int32")][:4]
     for case in picks:
         _add_case(br, case)
     br.add("sub-lut", "SUB", [((2, 5), "int8", QUANTS[1][0], None), ((1,), "int8", QUANTS[1][1], np.array([3], np.int8))],
@@ -282,6 +292,45 @@ def test_generated_c_is_strict_and_sanitizer_clean(tmp_path):
     model = br.build()
     graph = load_model(model)
     kernels = {eb.lower(op, graph).kernel for op in graph.operators}
-    assert {"mg_sub_s8", "mg_sub_s8_table", "mg_mul_s8", "mg_mul_s16", "mg_lut_s8", "mg_maximum_f32"} <= kernels
+    assert {"mg_sub_s8", "mg_sub_s8_table", "mg_mul_s8", "mg_mul_s16", "mg_lut_s8", "mg_maximum_f32", "mg_sub_s32",
+            "mg_mul_s32", "mg_maximum_s16", "mg_minimum_s32"} <= kernels
     inputs = [random_like(graph.tensor(t).shape, graph.tensor(t).dtype, rng) for t in graph.inputs]
-    strict_c_check(model, tmp_path, inputs)
+    strict_c_check(model, tmp_path, inputs, sanitizer_cc="gcc")  # the activations test uses clang
+
+
+# ---- a few ops in a row: arena reuse between these kernels --------------------------------------
+
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_chain_matches_tflm(dtype):
+    """x -> HARD_SWISH -> MUL(y) -> SUB(per-channel constant) -> MAXIMUM(x) -> LOGISTIC, and a
+    squeeze-and-excite style MUL of the result with a broadcast PRELU of y."""
+    rng = np.random.default_rng(77)
+    qq = (lambda s, z: q(s, z)) if dtype == "int8" else (lambda s, z: {})
+    mb = Branches().mb
+    shape, c = (1, 6, 6, 16), 16
+    x = mb.add_input("x", shape, dtype, **qq(0.05, -3))
+    y = mb.add_input("y", (1, 1, 1, c), dtype, **qq(0.02, 10))
+    hs = mb.add_tensor("hs", shape, dtype, **qq(0.04, -30))
+    mb.add_op("HARD_SWISH", [x], [hs])
+    m = mb.add_tensor("m", shape, dtype, **qq(0.03, 0))
+    mb.add_op("MUL", [hs, y], [m], {"fused_activation_function": "NONE"})
+    k = mb.add_const("k", _random((c,), dtype, rng), dtype, **qq(0.01, 5))
+    s = mb.add_tensor("s", shape, dtype, **qq(0.05, -3))
+    mb.add_op("SUB", [m, k], [s], {"fused_activation_function": "RELU6"})
+    mx = mb.add_tensor("mx", shape, dtype, **qq(0.05, -3))
+    mb.add_op("MAXIMUM", [s, x], [mx])
+    lg = mb.add_tensor("lg", shape, dtype, **qq(1 / 256, -128))
+    mb.add_op("LOGISTIC", [mx], [lg])
+    alpha = mb.add_const("alpha", _random((1, 1, 1, c), dtype, rng), dtype, **qq(0.01, 0))
+    pr = mb.add_tensor("pr", (1, 1, 1, c), dtype, **qq(0.03, 2))
+    mb.add_op("PRELU", [y, alpha], [pr])
+    out = mb.add_tensor("out", shape, dtype, **qq(0.004, -128))
+    mb.add_op("MUL", [lg, pr], [out], {"fused_activation_function": "RELU"})
+    mb.mark_output(out)
+    mb.mark_output(hs)
+    model = mb.build()
+    inputs = [[_random(shape, dtype, rng), _random((1, 1, 1, c), dtype, rng)] for _ in range(3)]
+    tflm = run_tflm_batch([(model, inputs)], arena_size=TFLM_ARENA)[0]
+    for ours_set, tflm_set in zip(run_mcugen(model, inputs), tflm, strict=True):
+        for o, t in zip(ours_set, tflm_set, strict=True):
+            assert_close(o, t, f"chain-{dtype}")

@@ -127,7 +127,7 @@ def test_reshape_generates_no_code_and_shares_bytes():
     graph, _ = compiler.load(reshape_between_ops("int8"))
     program = compiler.compile_graph(graph)
     step = next(s for s in program.steps if s.opcode == "RESHAPE")
-    op = graph.operators[step.op_index]
+    op = step.op
     assert step.call.kernel is None and step.call.alias_input == op.inputs[0]
     assert program.offsets[op.outputs[0]] == program.offsets[op.inputs[0]]
 

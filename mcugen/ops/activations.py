@@ -41,7 +41,6 @@ from .. import quant
 from ..quant import INT32_MAX, INT32_MIN, rounding_divide_by_pot, round_half_away, wrap32
 from ..quant import multiply_by_quantized_multiplier as mbqm
 from ..quant import saturating_rounding_doubling_high_mul as srdhm
-from ..errors import Unsupported
 from .add import broadcast_plan
 from .base import ConstArray, KernelCall, require, require_dtypes, tensors
 
@@ -403,6 +402,26 @@ def sigmoid_s16_input_params(opcode: str, x, y) -> tuple[int, int]:
     return int(multiplier), left_shift
 
 
+def sigmoid_s16_reference(opcode: str, x: np.ndarray, multiplier: int, left_shift: int) -> np.ndarray:
+    """What mg_logistic_s16 / mg_tanh_s16 (and TFLM) compute, on numpy arrays (constant folding)."""
+    table = np.array(SIGMOID_TABLE_Q16, np.int64)
+    rounding = (1 << (left_shift - 1)) if left_shift > 0 else 0
+    v = (np.asarray(x, np.int64) * multiplier + rounding) >> left_shift
+    a = np.abs(v)
+    step = 9 if opcode == "LOGISTIC" else 8
+    index = a >> step
+    saturated = index >= 255
+    i = np.minimum(index, 254)
+    r = (table[i] << step) + (a & ((1 << step) - 1)) * (table[i + 1] - table[i])
+    if opcode == "LOGISTIC":
+        r = np.where(saturated, 0x7FFF << 10, r)
+        r = np.where(v >= 0, r + (1 << 9), (1 << 25) - r + (1 << 9) - 1) >> 10
+    else:
+        r = np.where(saturated, 0xFFFF << 8, r)
+        r = np.where(v >= 0, r - (1 << 23) + (1 << 7), -r + (1 << 23) + (1 << 7) - 1) >> 8
+    return r.astype(np.int16)
+
+
 # --- lowering ----------------------------------------------------------------------------------
 
 def _quantized(ts, what: str) -> None:
@@ -542,7 +561,8 @@ def _float_reference(opcode: str, x: np.ndarray, options: dict, alpha: np.ndarra
 
 def evaluate(op, graph) -> list[np.ndarray]:
     """Outputs for constant inputs: float32 by TFLM's formulas, int8 through the same tables (or
-    PRELU's integer formula) the C uses. Raises Unsupported for what lower() would refuse."""
+    PRELU's integer formula) the C uses, int16 by the int16 kernels' arithmetic. Raises
+    Unsupported for what lower() would refuse."""
     lower(op, graph)  # validates and refuses what the kernels would refuse
     ins, (y,) = tensors(op, graph)
     x = ins[0].data.reshape(ins[0].shape)
@@ -561,4 +581,5 @@ def evaluate(op, graph) -> list[np.ndarray]:
         return [_float_reference(op.opcode, x, op.options).reshape(y.shape)]
     if y.dtype == "int8":
         return [apply_lut(int8_table(op, ins[0], y), x).reshape(y.shape)]
-    raise Unsupported(f"constant folding of {y.dtype} {op.opcode} is not implemented")
+    mult, shift = sigmoid_s16_input_params(op.opcode, ins[0], y)
+    return [sigmoid_s16_reference(op.opcode, x, mult, shift).reshape(y.shape)]

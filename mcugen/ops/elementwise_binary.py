@@ -11,8 +11,11 @@ int8 follows TFLM bit for bit:
   For >= TABLE_MIN_ELEMENTS outputs the scaled inputs come from two 256-entry int32 tables.
 - MUL: (x - zp1) * (y - zp2) requantized with one multiplier (in1 * in2 / out scales, in double).
   int16 MUL is TFLM's int16 path: the same formula with all zero points 0 (TFLM requires it).
-- MAXIMUM / MINIMUM: TFLM compares raw values and ignores the quantization (the converter gives
-  both inputs and the output the same one); float keeps TFLM's `x > y ? x : y` NaN behaviour.
+- MAXIMUM / MINIMUM (int8, int16, int32): TFLM compares raw values and ignores the quantization
+  (the converter gives both inputs and the output the same one); float keeps TFLM's
+  `x > y ? x : y` NaN behaviour.
+int32 SUB and MUL (unquantized, as in shape arithmetic) wrap around on overflow and clamp to the
+fused activation's int32 range, as TFLM does.
 When one int8 SUB/MUL operand is a constant holding a single value (a scalar or a uniform
 tensor) and the other is not broadcast, the op is a function of one int8 value: its 256 outputs
 are computed here and the C kernel is a table lookup (mcugen.ops.activations' `mg_lut_s8`).
@@ -27,15 +30,17 @@ from .. import quant
 from ..quant import multiply_by_quantized_multiplier as mbqm
 from .activations import INT8_VALUES, apply_lut, clamp, lut_call, lut_table
 from .add import broadcast_plan
-from .base import ConstArray, KernelCall, require, require_dtypes, suffix, tensors
+from .base import ConstArray, KernelCall, require, require_dtypes, suffix, tensors, wrap_int32
 
 OPCODES = ("SUB", "MUL", "MAXIMUM", "MINIMUM")
 
 FAMILY = "mg_elementwise_binary"
 LEFT_SHIFT_INT8 = 20  # TFLM's headroom for int8 SUB inputs before rescaling
 TABLE_MIN_ELEMENTS = 256  # below this the SUB tables' 2 KiB of flash cost more than the time they save
-_DTYPES = {"SUB": ("int8", "float32"), "MUL": ("int8", "int16", "float32"),
-           "MAXIMUM": ("int8", "float32"), "MINIMUM": ("int8", "float32")}
+_DTYPES = {"SUB": ("int8", "int32", "float32"), "MUL": ("int8", "int16", "int32", "float32"),
+           "MAXIMUM": ("int8", "int16", "int32", "float32"), "MINIMUM": ("int8", "int16", "int32", "float32")}
+_INT32_ACTIVATION = {"NONE": (quant.INT32_MIN, quant.INT32_MAX), "RELU": (0, quant.INT32_MAX), "RELU6": (0, 6),
+                     "RELU_N1_TO_1": (-1, 1)}  # TFLM's CalculateActivationRange for int32
 _QRANGE = {"int8": (-128, 127), "int16": (-32768, 32767)}
 
 
@@ -108,7 +113,9 @@ def _check(op, graph):
             require(t.quant is not None, f"{y.dtype} {op.opcode} needs quantized tensors ('{t.name}' is not)")
             require(not t.quant.per_channel, f"{op.opcode} needs per-tensor quantization ('{t.name}' is per-channel)")
             require(float(t.scale) > 0, f"tensor '{t.name}' has scale {t.scale}; it must be positive")
-    if y.dtype == "int16":
+    if y.dtype == "int32" and op.opcode in ("SUB", "MUL"):
+        require(all(t.quant is None for t in (a, b, y)), f"int32 {op.opcode} must not be quantized (TFLM requires it)")
+    if y.dtype == "int16" and op.opcode == "MUL":
         require(a.zero_point == b.zero_point == y.zero_point == 0,
                 f"int16 {op.opcode} needs zero points 0 (TFLM requires it), got {a.zero_point}, {b.zero_point}, {y.zero_point}")
     return a, b, y, activation
@@ -152,6 +159,10 @@ def lower(op, graph) -> KernelCall:
         lo, hi = quant.activation_range_float(activation)
         return KernelCall(f"mg_{name}_f32", FAMILY, "mg_arith_f32_params", dict(loops, act_min=lo, act_max=hi),
                           args, macs=y.size)
+    if y.dtype == "int32":
+        lo, hi = _INT32_ACTIVATION[activation]
+        return KernelCall(f"mg_{name}_s32", FAMILY, "mg_arith_s32_params", dict(loops, act_min=lo, act_max=hi),
+                          args, macs=y.size)
     if y.dtype == "int8":
         table, k = _constant_operand_table(op, a, b, y, activation)
         if table is not None:
@@ -193,6 +204,10 @@ def evaluate(op, graph) -> list[np.ndarray]:
     if op.opcode in ("MAXIMUM", "MINIMUM"):
         pick = np.maximum if op.opcode == "MAXIMUM" else np.minimum
         return [pick(x, v).astype(x.dtype).reshape(y.shape)]
+    if y.dtype == "int32":  # two's-complement wrap-around, as the C (and TFLM on its hosts) computes
+        wide = x.astype(np.int64) - v.astype(np.int64) if op.opcode == "SUB" else x.astype(np.int64) * v.astype(np.int64)
+        lo, hi = _INT32_ACTIVATION[activation]
+        return [np.clip(wrap_int32(wide), lo, hi).astype(np.int32).reshape(y.shape)]
     p = _int_params(op, a, b, y, activation)
     xb, vb = np.broadcast_arrays(x.astype(np.int64), v.astype(np.int64))
     if y.dtype == "int8" and xb.size > 256:

@@ -4,7 +4,9 @@ STRIDED_SLICE follows LiteRT's index rules (strided_slice.cc and strided_slice_l
 end masks, shrink_axis_mask, negative indices, clamping, negative strides, and also
 ellipsis_mask, new_axis_mask and the `offset` option. TFLM agrees on everything but the last
 three, which it refuses (it zeroes ellipsis and new-axis masks and ignores `offset`, then fails its
-output shape check), so those follow LiteRT.
+output shape check), so those follow LiteRT. One deliberate difference from both: a shrunk axis
+with a negative stride reads its element (TensorFlow's meaning); their loops read nothing there
+and leave the output unwritten.
 
 A slice that keeps every element in order (e.g. only drops dimensions of size 1) shares its
 input's bytes and runs no code.
