@@ -103,3 +103,18 @@ def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int
     """TFLM's MultiplyByQuantizedMultiplier with two-step rounding, on int32 values."""
     shifted = wrap32(x << max(shift, 0))
     return rounding_divide_by_pot(_srdhm(shifted, multiplier), max(-shift, 0))
+
+
+def sigmoid_table_q16() -> np.ndarray:
+    """The 256-entry table behind TFLite's int16 LOGISTIC/TANH/LSTM gates: sigmoid(i/24) in unsigned Q0.16.
+
+    Entries are raised by half the chord error of linear interpolation (f'' h^2 / 16 at the node),
+    which centres the interpolation error; the last entry saturates at 65535. This reproduces the
+    table TFLM uses entry for entry (pinned by the int16 LOGISTIC/TANH and LSTM tests against TFLM).
+    """
+    x = np.arange(256, dtype=np.float64) / 24.0
+    s = 1.0 / (1.0 + np.exp(-x))
+    second_derivative = s * (1.0 - s) * (1.0 - 2.0 * s)
+    table = np.floor(65536.0 * (s - second_derivative / (16.0 * 24.0 * 24.0)) + 0.5)
+    table[-1] = 65535
+    return np.minimum(table, 65535).astype(np.uint16)

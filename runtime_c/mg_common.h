@@ -56,4 +56,44 @@ MG_INLINE int32_t mg_multiply_by_quantized_multiplier(int32_t x, int32_t multipl
     return mg_rounding_divide_by_pot(mg_sat_rounding_doubling_high_mul(shifted, multiplier), right_shift);
 }
 
+/* mg_multiply_by_quantized_multiplier for multiplier >= 0, which QuantizeMultiplier gives for every
+ * positive real multiplier (and which rules out the saturating case). Identical results, faster:
+ * SaturatingRoundingDoublingHighMul's nudge-and-truncate equals floor((a + 2^30) / 2^31) there, so it
+ * needs neither a branch nor a signed division. The second step is TFLM's rounding divide by 2^-shift. */
+MG_INLINE int32_t mg_requantize_nonneg(int32_t x, int32_t multiplier, int32_t shift) {
+    const int32_t left = shift > 0 ? shift : 0;
+    const int64_t a = (int64_t)(int32_t)((uint32_t)x << left) * multiplier;
+    return mg_rounding_divide_by_pot((int32_t)((a + ((int64_t)1 << 30)) >> 31), shift > 0 ? 0 : -shift);
+}
+
+/* TFLM's MultiplyByQuantizedMultiplier for an int64 accumulator (int16 activations): the Q31
+ * multiplier rounded to 16 bits (reduced_multiplier) and one rounding right shift by
+ * total_shift = 15 - shift, both computed at generation time; the int32 result wraps as TFLM's cast
+ * does. Unsigned arithmetic keeps out-of-contract accumulators defined. */
+MG_INLINE int32_t mg_requantize_s64(int64_t x, int32_t reduced_multiplier, int32_t total_shift) {
+    const uint64_t a = (uint64_t)x * (uint64_t)(int64_t)reduced_multiplier + ((uint64_t)1 << (total_shift - 1));
+    return (int32_t)(uint32_t)(uint64_t)((int64_t)a >> total_shift);
+}
+
+/* Exact sum of x[k] * w[k] for int16 activations and int8 weights. Each product is at most 2^22
+ * in magnitude, so int32 partial sums over 256 terms cannot overflow and the inner loop stays
+ * 32-bit (it vectorizes); the partial sums add up in int64. */
+#define MG_DOT_S16_CHUNK 256
+MG_INLINE int64_t mg_dot_s16_s8(const int16_t *MG_RESTRICT x, const int8_t *MG_RESTRICT w, int32_t n) {
+    int64_t total = 0;
+    while (n > 0) {
+        const int32_t m = n < MG_DOT_S16_CHUNK ? n : MG_DOT_S16_CHUNK;
+        int32_t part = 0;
+        int32_t k;
+        for (k = 0; k < m; ++k) {
+            part += (int32_t)x[k] * (int32_t)w[k];
+        }
+        total += part;
+        x += m;
+        w += m;
+        n -= m;
+    }
+    return total;
+}
+
 #endif /* MG_COMMON_H */

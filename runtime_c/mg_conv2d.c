@@ -11,19 +11,8 @@
 #define MG_CONV_MEMSET memset
 #endif
 
-/* x * multiplier * 2^shift with TFLM's two-step rounding (MultiplyByQuantizedMultiplier).
- * The first step, SaturatingRoundingDoublingHighMul, is written as floor((a + 2^30) / 2^31): equal
- * to TFLM's nudge-and-truncate for multiplier >= 0 (QuantizeMultiplier gives that for every positive
- * scale, which also rules out the saturating case), without its branch and signed division.
- * The second step is TFLM's rounding divide by 2^-shift. */
-MG_INLINE int32_t mg_conv2d_rescale(int32_t x, int32_t multiplier, int32_t shift) {
-    const int32_t left = shift > 0 ? shift : 0;
-    const int64_t a = (int64_t)(int32_t)((uint32_t)x << left) * multiplier;
-    return mg_rounding_divide_by_pot((int32_t)((a + ((int64_t)1 << 30)) >> 31), shift > 0 ? 0 : -shift);
-}
-
 MG_INLINE int8_t mg_conv2d_requantize(const mg_conv2d_s8_params *p, int32_t acc, int32_t channel) {
-    acc = mg_conv2d_rescale(acc, p->multiplier[channel], p->shift[channel]) + p->output_offset;
+    acc = mg_requantize_nonneg(acc, p->multiplier[channel], p->shift[channel]) + p->output_offset;
     /* max then min compiles to conditional moves; clamping is frequent under RELU. */
     return (int8_t)mg_min_i32(mg_max_i32(acc, p->act_min), p->act_max);
 }
@@ -276,6 +265,84 @@ void mg_conv2d_1x1_s8(const mg_conv2d_s8_params *p, const int8_t *MG_RESTRICT in
             mg_conv2d_gemm_1(p, a0, pixel, filter, bias, out + (size_t)i * p->out_c);
         }
     }
+}
+
+/* Sum over the taps of output pixel (oy, ox) inside the image for output channel filter w: one dot
+ * product per filter row over its inside taps, which are contiguous without width dilation. */
+MG_INLINE int64_t mg_conv2d_dot_s16(const mg_conv2d_s16_params *p, const int16_t *MG_RESTRICT image,
+                                    int32_t iy0, int32_t ix0, int32_t kx0, int32_t kx1,
+                                    const int8_t *MG_RESTRICT w) {
+    const int32_t in_c = p->in_c;
+    const int32_t row_len = p->filter_w * in_c;
+    int64_t acc = 0;
+    int32_t ky, kx;
+    for (ky = 0; ky < p->filter_h; ++ky, w += row_len) {
+        const int32_t iy = iy0 + ky * p->dilation_h;
+        const int16_t *row;
+        if (iy < 0 || iy >= p->in_h) {
+            continue;
+        }
+        row = image + (size_t)iy * p->in_w * in_c;
+        if (p->dilation_w == 1) {
+            if (kx1 > kx0) {
+                acc += mg_dot_s16_s8(row + (size_t)(ix0 + kx0) * in_c, w + (size_t)kx0 * in_c, (kx1 - kx0) * in_c);
+            }
+            continue;
+        }
+        for (kx = 0; kx < p->filter_w; ++kx) {
+            const int32_t ix = ix0 + kx * p->dilation_w;
+            if (ix >= 0 && ix < p->in_w) {
+                acc += mg_dot_s16_s8(row + (size_t)ix * in_c, w + (size_t)kx * in_c, in_c);
+            }
+        }
+    }
+    return acc;
+}
+
+/* Both 16x8 kernels; `acc32` is a compile-time constant in each caller. */
+MG_INLINE void mg_conv2d_s16_run(const mg_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
+                                 const int8_t *MG_RESTRICT filter, const int64_t *MG_RESTRICT bias64,
+                                 const int32_t *MG_RESTRICT bias32, int16_t *MG_RESTRICT output, int acc32) {
+    const int32_t depth = p->filter_h * p->filter_w * p->in_c;
+    int32_t b, oy, ox, c;
+    for (b = 0; b < p->batches; ++b) {
+        const int16_t *image = input + (size_t)b * p->in_h * p->in_w * p->in_c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                /* Filter columns [kx0, kx1) fall inside the image (used without width dilation). */
+                const int32_t kx0 = ix0 < 0 ? mg_min_i32(-ix0, p->filter_w) : 0;
+                const int32_t kx1 = mg_max_i32(mg_min_i32(p->filter_w, p->in_w - ix0), kx0);
+                int16_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+                for (c = 0; c < p->out_c; ++c) {
+                    const int64_t sum = mg_conv2d_dot_s16(p, image, iy0, ix0, kx0, kx1, filter + (size_t)c * depth);
+                    int32_t v;
+                    if (acc32) {
+                        /* The exact sum modulo 2^32 is TFLM's wrapping int32 sum. */
+                        const int32_t acc = (int32_t)((uint32_t)(uint64_t)sum + (uint32_t)bias32[c]);
+                        v = mg_requantize_nonneg(acc, p->multiplier[c], p->shift[c]);
+                    } else {
+                        v = mg_requantize_s64((int64_t)((uint64_t)sum + (uint64_t)bias64[c]), p->multiplier[c],
+                                              p->shift[c]);
+                    }
+                    out[c] = (int16_t)mg_min_i32(mg_max_i32(v, p->act_min), p->act_max);
+                }
+            }
+        }
+    }
+}
+
+void mg_conv2d_s16(const mg_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
+                   const int8_t *MG_RESTRICT filter, const int64_t *MG_RESTRICT bias,
+                   int16_t *MG_RESTRICT output) {
+    mg_conv2d_s16_run(p, input, filter, bias, NULL, output, 0);
+}
+
+void mg_conv2d_s16_acc32(const mg_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
+                         const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
+                         int16_t *MG_RESTRICT output) {
+    mg_conv2d_s16_run(p, input, filter, NULL, bias, output, 1);
 }
 
 void mg_conv2d_f32(const mg_conv2d_f32_params *p, const float *MG_RESTRICT input,

@@ -28,6 +28,31 @@ typedef struct {
     const int32_t *shift;      /* per output channel */
 } mg_conv2d_s8_params;
 
+/* int16 activations, int8 filter (zero points 0, as TFLM's 16x8 kernels assume). */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t act_min;
+    int32_t act_max;
+    /* per output channel; mg_conv2d_s16: reduced 16-bit multiplier and total right shift
+     * (mg_requantize_s64); mg_conv2d_s16_acc32: Q31 multiplier and shift. */
+    const int32_t *multiplier;
+    const int32_t *shift;
+} mg_conv2d_s16_params;
+
 typedef struct {
     int32_t batches;
     int32_t in_h;
@@ -63,6 +88,17 @@ void mg_conv2d_s8(const mg_conv2d_s8_params *p, const int8_t *MG_RESTRICT input,
 void mg_conv2d_1x1_s8(const mg_conv2d_s8_params *p, const int8_t *MG_RESTRICT input,
                       const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
                       int8_t *MG_RESTRICT output);
+
+/* 16x8 as TFLM with an int64 bias (or none): taps outside the image are skipped, the exact int64
+ * sum plus bias is requantized by mg_requantize_s64. */
+void mg_conv2d_s16(const mg_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
+                   const int8_t *MG_RESTRICT filter, const int64_t *MG_RESTRICT bias,
+                   int16_t *MG_RESTRICT output);
+
+/* 16x8 as TFLM with an int32 bias: the sum wraps in int32 and requantizes in two steps. */
+void mg_conv2d_s16_acc32(const mg_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
+                         const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
+                         int16_t *MG_RESTRICT output);
 
 /* filter_t is the filter transposed to [filter_h][filter_w][in_c][out_c], so the innermost loop runs
  * over output channels while each output still sums its taps in TFLite's order (filter_y, filter_x,

@@ -1,16 +1,5 @@
 #include "mg_depthwise_conv2d.h"
 
-/* x * multiplier * 2^shift with TFLM's two-step rounding (MultiplyByQuantizedMultiplier).
- * The first step, SaturatingRoundingDoublingHighMul, is written as floor((a + 2^30) / 2^31): equal
- * to TFLM's nudge-and-truncate for multiplier >= 0 (QuantizeMultiplier gives that for every positive
- * scale, which also rules out the saturating case), without its branch and signed division.
- * The second step is TFLM's rounding divide by 2^-shift. */
-MG_INLINE int32_t mg_dw_rescale(int32_t x, int32_t multiplier, int32_t shift) {
-    const int32_t left = shift > 0 ? shift : 0;
-    const int64_t a = (int64_t)(int32_t)((uint32_t)x << left) * multiplier;
-    return mg_rounding_divide_by_pot((int32_t)((a + ((int64_t)1 << 30)) >> 31), shift > 0 ? 0 : -shift);
-}
-
 /* Adds the taps of one output pixel for output channels [c0, c0 + n) to acc. With multiplier 1 they
  * read input channels [c0, c0 + n); otherwise the block lies inside input channel in_channel, whose
  * value every output channel of the block multiplies. Taps outside the image read the input zero
@@ -109,9 +98,69 @@ void mg_depthwise_conv2d_s8(const mg_depthwise_conv2d_s8_params *p, const int8_t
                         }
                     }
                     for (c = 0; c < n; ++c) {
-                        const int32_t v = mg_dw_rescale(acc[c], p->multiplier[c0 + c], p->shift[c0 + c]) +
+                        const int32_t v = mg_requantize_nonneg(acc[c], p->multiplier[c0 + c], p->shift[c0 + c]) +
                                           p->output_offset;
                         out[c0 + c] = (int8_t)mg_min_i32(mg_max_i32(v, p->act_min), p->act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void mg_depthwise_conv2d_s16(const mg_depthwise_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
+                             const int8_t *MG_RESTRICT filter, const int64_t *MG_RESTRICT bias,
+                             int16_t *MG_RESTRICT output) {
+    const int32_t in_c = p->in_c, out_c = p->out_c, mult = p->depth_multiplier;
+    int64_t acc[MG_DEPTHWISE_CONV2D_BLOCK];
+    int32_t b, oy, ox, ky, kx, c, c0, n;
+    for (b = 0; b < p->batches; ++b) {
+        const int16_t *image = input + (size_t)b * p->in_h * p->in_w * in_c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int16_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c;
+                for (c0 = 0; c0 < out_c; c0 += n) {
+                    n = out_c - c0 < MG_DEPTHWISE_CONV2D_BLOCK ? out_c - c0 : MG_DEPTHWISE_CONV2D_BLOCK;
+                    for (c = 0; c < n; ++c) {
+                        acc[c] = 0;
+                    }
+                    for (ky = 0; ky < p->filter_h; ++ky) {
+                        const int32_t iy = iy0 + ky * p->dilation_h;
+                        if (iy < 0 || iy >= p->in_h) {
+                            continue;
+                        }
+                        for (kx = 0; kx < p->filter_w; ++kx) {
+                            const int32_t ix = ix0 + kx * p->dilation_w;
+                            const int8_t *w = filter + ((size_t)ky * p->filter_w + kx) * out_c + c0;
+                            const int16_t *x;
+                            if (ix < 0 || ix >= p->in_w) {
+                                continue;
+                            }
+                            x = image + ((size_t)iy * p->in_w + ix) * in_c;
+                            if (mult == 1) {
+                                x += c0;
+                                for (c = 0; c < n; ++c) {
+                                    acc[c] += (int32_t)x[c] * (int32_t)w[c];
+                                }
+                            } else {
+                                /* Output channel c0 + c reads input channel (c0 + c) / mult. */
+                                int32_t ic = c0 / mult, m = c0 % mult;
+                                for (c = 0; c < n; ++c) {
+                                    acc[c] += (int32_t)x[ic] * (int32_t)w[c];
+                                    if (++m == mult) {
+                                        m = 0;
+                                        ++ic;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (c = 0; c < n; ++c) {
+                        const int64_t sum = (int64_t)((uint64_t)acc[c] + (uint64_t)bias[c0 + c]);
+                        const int32_t v = mg_requantize_s64(sum, p->multiplier[c0 + c], p->shift[c0 + c]);
+                        out[c0 + c] = (int16_t)mg_min_i32(mg_max_i32(v, p->act_min), p->act_max);
                     }
                 }
             }

@@ -30,6 +30,30 @@ typedef struct {
     const int32_t *shift;      /* per output channel */
 } mg_depthwise_conv2d_s8_params;
 
+/* int16 activations, int8 filter (zero points 0, as TFLM's 16x8 kernel assumes). */
+typedef struct {
+    int32_t batches;
+    int32_t in_h;
+    int32_t in_w;
+    int32_t in_c;
+    int32_t out_h;
+    int32_t out_w;
+    int32_t out_c;
+    int32_t depth_multiplier;
+    int32_t filter_h;
+    int32_t filter_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t dilation_h;
+    int32_t dilation_w;
+    int32_t pad_top;
+    int32_t pad_left;
+    int32_t act_min;
+    int32_t act_max;
+    const int32_t *multiplier; /* per output channel: reduced 16-bit multiplier (mg_requantize_s64) */
+    const int32_t *shift;      /* per output channel: total right shift */
+} mg_depthwise_conv2d_s16_params;
+
 typedef struct {
     int32_t batches;
     int32_t in_h;
@@ -59,6 +83,12 @@ typedef struct {
 void mg_depthwise_conv2d_s8(const mg_depthwise_conv2d_s8_params *p, const int8_t *MG_RESTRICT input,
                             const int8_t *MG_RESTRICT filter, const int32_t *MG_RESTRICT bias,
                             int8_t *MG_RESTRICT output);
+
+/* 16x8 as TFLM (which always takes an int64 bias here): taps outside the image are skipped, the exact
+ * int64 sum plus bias is requantized by mg_requantize_s64. */
+void mg_depthwise_conv2d_s16(const mg_depthwise_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
+                             const int8_t *MG_RESTRICT filter, const int64_t *MG_RESTRICT bias,
+                             int16_t *MG_RESTRICT output);
 
 /* Each output sums its taps in TFLite's order (filter_y, filter_x), then adds the bias. */
 void mg_depthwise_conv2d_f32(const mg_depthwise_conv2d_f32_params *p, const float *MG_RESTRICT input,

@@ -1,5 +1,7 @@
-"""SUB, MUL, MAXIMUM, MINIMUM against TFLM: broadcasting shapes, scales and zero points, fused
-activations, int16 MUL, float32, constant operands, and every int8 input pair.
+"""SUB, MUL, MAXIMUM, MINIMUM against TFLM: broadcasting shapes (ranks 1 to 5), scales and zero
+points, fused activations, int16 MUL, int32 (shape arithmetic), int16/int32 MAXIMUM/MINIMUM,
+float32 (NaNs included), constant operands (the table path), every int8 input pair, constant
+folding, a chain of ops, and the generated C under strict flags and sanitizers.
 
 Cases are branches of a few multi-op models (one C build per model, not per case).
 """

@@ -18,7 +18,7 @@ from tflite_builder import ModelBuilder
 
 import mcugen
 from mcugen import codegen, compiler
-from mcugen.ops.lstm import sigmoid_table
+from mcugen.quant import sigmoid_table_q16 as sigmoid_table
 from mcugen.reference import run_litert, run_tflm_batch
 from mcugen.resources import runtime_dir
 

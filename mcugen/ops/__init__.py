@@ -24,11 +24,10 @@ REGISTRY = {
     "MAX_POOL_2D": OpInfo("pooling", "int8, float32", "SAME/VALID, fused activation"),
     "RESHAPE": OpInfo("reshape", "any", "no code: the output shares the input's bytes"),
     "SOFTMAX": OpInfo("softmax", "int8 -> int8/int16, float32", "last axis, any beta"),
-    # --- issue 3 (being written) ---
-    "SUB": OpInfo("elementwise_binary", "int8, float32", "broadcasting up to 4-D"),
-    "MUL": OpInfo("elementwise_binary", "int8, int16, float32", "broadcasting up to 4-D"),
-    "MAXIMUM": OpInfo("elementwise_binary", "int8, float32", "broadcasting up to 4-D"),
-    "MINIMUM": OpInfo("elementwise_binary", "int8, float32", "broadcasting up to 4-D"),
+    "SUB": OpInfo("elementwise_binary", "int8, int32, float32", "broadcasting up to 4-D"),
+    "MUL": OpInfo("elementwise_binary", "int8, int16, int32, float32", "broadcasting up to 4-D"),
+    "MAXIMUM": OpInfo("elementwise_binary", "int8, int16, int32, float32", "broadcasting up to 4-D"),
+    "MINIMUM": OpInfo("elementwise_binary", "int8, int16, int32, float32", "broadcasting up to 4-D"),
     "LOGISTIC": OpInfo("activations", "int8, int16, float32", ""),
     "TANH": OpInfo("activations", "int8, int16, float32", ""),
     "RELU": OpInfo("activations", "int8, float32", ""),
@@ -63,8 +62,8 @@ REGISTRY = {
     "L2_NORMALIZATION": OpInfo("l2_normalization", "int8, float32", "last axis"),
     "BATCH_MATMUL": OpInfo("batch_matmul", "int8, float32", "adj_x/adj_y, broadcast batch"),
     "TRANSPOSE_CONV": OpInfo("transpose_conv", "int8, float32", "SAME/VALID, strides, optional bias, per-channel weights"),
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": OpInfo("lstm", "int8, float32", "stateful: state persists across invokes"),
-    "SVDF": OpInfo("svdf", "int8, float32", "stateful: int16 or int8 state"),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": OpInfo("lstm", "int8 (int16 cell), float32", "standard LSTM (no peephole/projection/layer norm/CIFG); state persists across invokes"),
+    "SVDF": OpInfo("svdf", "int8, float32", "int16 or int8 state (int8 needs a bias); state persists across invokes"),
 }
 
 

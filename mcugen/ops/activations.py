@@ -350,27 +350,6 @@ def tanh_table(x_scale, x_zp) -> np.ndarray:
 
 # --- int16 LOGISTIC / TANH -------------------------------------------------------------------
 
-# TFLM's sigmoid_table_uint16: sigmoid(i / 24) in Q0.16 for i = 0..255 as TFLM tabulates it (within
-# 1.2 of 65536 * sigmoid(i / 24), not always the nearest value, so it cannot be recomputed; the int16
-# outputs depend on every entry). Shared by int16 LOGISTIC and TANH (tanh(x) = 2 sigmoid(2x) - 1).
-SIGMOID_TABLE_Q16 = (
-    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688,
-    43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409,
-    51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
-    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110,
-    61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186,
-    63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
-    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900,
-    64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208,
-    65221, 65234, 65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
-    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433, 65438, 65442, 65445, 65449,
-    65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
-    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
-    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524,
-    65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530,
-    65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
-    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535,
-)
 
 
 def _checked_log2(x: float) -> tuple[bool, int]:
@@ -404,7 +383,7 @@ def sigmoid_s16_input_params(opcode: str, x, y) -> tuple[int, int]:
 
 def sigmoid_s16_reference(opcode: str, x: np.ndarray, multiplier: int, left_shift: int) -> np.ndarray:
     """What mg_logistic_s16 / mg_tanh_s16 (and TFLM) compute, on numpy arrays (constant folding)."""
-    table = np.array(SIGMOID_TABLE_Q16, np.int64)
+    table = quant.sigmoid_table_q16().astype(np.int64)
     rounding = (1 << (left_shift - 1)) if left_shift > 0 else 0
     v = (np.asarray(x, np.int64) * multiplier + rounding) >> left_shift
     a = np.abs(v)
@@ -521,7 +500,7 @@ def lower(op, graph) -> KernelCall:
         mult, shift = sigmoid_s16_input_params(op.opcode, x, y)
         params = dict(size=y.size, input_multiplier=mult, input_left_shift=shift,
                       input_round=(1 << (shift - 1)) if shift > 0 else 0,
-                      sigmoid_table=ConstArray("uint16_t", np.array(SIGMOID_TABLE_Q16, np.uint16)))
+                      sigmoid_table=ConstArray("uint16_t", quant.sigmoid_table_q16()))
         kernel = "mg_logistic_s16" if op.opcode == "LOGISTIC" else "mg_tanh_s16"
         return KernelCall(kernel, LUT_FAMILY, "mg_sigmoid_s16_params", params, args, macs=y.size)
     return lut_call(int8_table(op, x, y), op.inputs[0], op.outputs[0], y.size)

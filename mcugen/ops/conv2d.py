@@ -6,6 +6,13 @@ Here the input zero point term is folded into the bias over *all* taps, and the 
 the input zero point for taps in the padding, so those taps add filter * 0 as TFLM's skipped taps
 do and every output pixel uses one bias. float32 follows reference_ops::Conv, summing each output
 in the same order.
+
+int16 activations with int8 filters (16x8) follow TFLM's int16 ConvPerChannel, which ignores zero
+points (so mcugen requires them to be 0, as the converter writes them) and skips taps in the
+padding. Its accumulator type is the bias type: an int64 bias (or none, unless the option
+quantized_bias_type asks for int32) gives an exact int64 sum requantized by TFLM's int64
+MultiplyByQuantizedMultiplier (the Q31 multiplier reduced to 16 bits, one rounding shift); an int32
+bias gives a wrapping int32 sum with the usual two-step requantization.
 """
 from __future__ import annotations
 
@@ -13,10 +20,12 @@ import numpy as np
 
 from .. import quant
 from ..ir import Tensor
-from .base import (KernelCall, float_array, int32_array, padding_amount, require, require_dtypes,
+from .base import (ConstArray, KernelCall, float_array, int32_array, padding_amount, require, require_dtypes,
                    tensors, wrap_int32)
 
 OPCODES = ("CONV_2D",)
+
+TENSOR_TYPE_INT32 = 2  # schema TensorType.INT32, a value of the quantized_bias_type option
 
 
 def out_size(padding: str, in_size: int, filter_size: int, stride: int, dilation: int) -> int:
@@ -66,10 +75,11 @@ def check_float(x: Tensor, w: Tensor, b: Tensor | None, y: Tensor) -> None:
 
 
 def quantized_params(x: Tensor, w: Tensor, b: Tensor | None, y: Tensor, channels: int,
-                     act: str) -> tuple[dict, np.ndarray]:
+                     act: str, check_dtypes: bool = True) -> tuple[dict, np.ndarray]:
     """int8 requantization params (TFLM PopulateConvolutionQuantizationParams) and the raw bias as int64."""
-    require_dtypes([x, w, y], ("int8",))
-    require_dtypes([b], ("int32",), "bias")
+    if check_dtypes:
+        require_dtypes([x, w, y], ("int8",))
+        require_dtypes([b], ("int32",), "bias")
     require(x.quant is not None and y.quant is not None and w.quant is not None,
             "int8 input, filter and output need quantization parameters")
     wq = w.quant
@@ -94,6 +104,48 @@ def quantized_params(x: Tensor, w: Tensor, b: Tensor | None, y: Tensor, channels
     params = dict(input_zero_point=x.zero_point, output_offset=y.zero_point, act_min=lo, act_max=hi,
                   multiplier=int32_array(mults), shift=int32_array(shifts))
     return params, bias
+
+
+def int32_accumulator(b: Tensor | None, opts: dict) -> bool:
+    """TFLM's 16x8 CONV_2D and FULLY_CONNECTED accumulate in the bias type; without a bias the
+    option quantized_bias_type decides (int64 unless it says int32)."""
+    if b is not None:
+        return b.dtype == "int32"
+    kind = opts.get("quantized_bias_type", 0)
+    return kind == TENSOR_TYPE_INT32 or (isinstance(kind, str) and kind.upper() == "INT32")
+
+
+def int64_requantization(mults, shifts) -> tuple[list[int], list[int]]:
+    """(reduced multiplier, total right shift) per channel for mg_requantize_s64, derived from the
+    Q31 multiplier and its shift as TFLM's int64 MultiplyByQuantizedMultiplier does."""
+    reduced, total = [], []
+    for m, s in zip(map(int, mults), map(int, shifts)):
+        require(s <= 14, f"requantization multiplier 2^{s} is too large for int16 activations")
+        reduced.append((m + (1 << 15)) >> 16 if m < 0x7FFF0000 else 0x7FFF)
+        total.append(15 - s)
+    return reduced, total
+
+
+def int16_params(x: Tensor, w: Tensor, b: Tensor | None, y: Tensor, channels: int, act: str,
+                 opts: dict, int32_bias: bool = True) -> tuple[dict, ConstArray, bool]:
+    """16x8 requantization params, the bias argument and whether the int32-accumulator kernel applies."""
+    require_dtypes([y], ("int16",))
+    require_dtypes([w], ("int8",), "int16 input needs an int8 filter; filter")
+    require_dtypes([b], ("int64", "int32") if int32_bias else ("int64",), "bias")
+    require(x.quant is not None and y.quant is not None and w.quant is not None,
+            "int16 input, int8 filter and int16 output need quantization parameters")
+    require(x.zero_point == 0 and y.zero_point == 0,
+            f"int16 input and output must have zero point 0 (TFLM's 16x8 kernels ignore it), "
+            f"got {x.zero_point} and {y.zero_point}")
+    params, bias = quantized_params(x, w, b, y, channels, act, check_dtypes=False)
+    del params["input_zero_point"], params["output_offset"]
+    lo, hi = quant.activation_range_quantized(act, y.scale, 0, quant.INT16_MIN, quant.INT16_MAX)
+    params.update(act_min=lo, act_max=hi)
+    if int32_bias and int32_accumulator(b, opts):
+        return params, int32_array(wrap_int32(bias)), True
+    reduced, total = int64_requantization(params["multiplier"].values, params["shift"].values)
+    params.update(multiplier=int32_array(reduced), shift=int32_array(total))
+    return params, ConstArray("int64_t", bias), False
 
 
 def float_bias(b: Tensor | None, channels: int) -> np.ndarray:
@@ -132,6 +184,11 @@ def lower(op, graph) -> KernelCall:
         return KernelCall(
             "mg_conv2d_f32", "mg_conv2d", "mg_conv2d_f32_params", dict(dims, act_min=lo, act_max=hi),
             [op.inputs[0], float_array(filter_t), float_array(float_bias(b, out_c)), op.outputs[0]], macs=macs)
+
+    if x.dtype == "int16":
+        params, bias_arg, acc32 = int16_params(x, w, b, y, out_c, act, opts)
+        return KernelCall("mg_conv2d_s16_acc32" if acc32 else "mg_conv2d_s16", "mg_conv2d", "mg_conv2d_s16_params",
+                          dict(dims, **params), [op.inputs[0], op.inputs[1], bias_arg, op.outputs[0]], macs=macs)
 
     qparams, bias = quantized_params(x, w, b, y, out_c, act)
     folded = bias - x.zero_point * w.data.astype(np.int64).reshape(out_c, -1).sum(axis=1)

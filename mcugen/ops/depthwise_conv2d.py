@@ -3,6 +3,8 @@
 Output channel c = in_channel * depth_multiplier + m reads input channel c // depth_multiplier.
 int8 follows TFLM's DepthwiseConvPerChannel with the same bias folding as CONV_2D (see conv2d.py):
 taps in the padding read the input zero point, so one folded bias serves every output pixel.
+int16 activations with int8 filters follow TFLM's int16 DepthwiseConvPerChannel, which always reads
+an int64 bias and accumulates in int64 (see conv2d.py for its requantization and zero points).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from .. import quant
 from .base import KernelCall, float_array, int32_array, require, tensors, wrap_int32
-from .conv2d import activation, check_float, float_bias, quantized_params, window_params
+from .conv2d import activation, check_float, float_bias, int16_params, quantized_params, window_params
 
 OPCODES = ("DEPTHWISE_CONV_2D",)
 
@@ -49,6 +51,13 @@ def lower(op, graph) -> KernelCall:
             "mg_depthwise_conv2d_f32", "mg_depthwise_conv2d", "mg_depthwise_conv2d_f32_params",
             dict(dims, act_min=lo, act_max=hi),
             [op.inputs[0], op.inputs[1], float_array(float_bias(b, out_c)), op.outputs[0]], macs=macs)
+
+    if x.dtype == "int16":
+        # TFLM reads an int32 bias through an int64 pointer here, so it only takes int64.
+        params, bias_arg, _ = int16_params(x, w, b, y, out_c, act, opts, int32_bias=False)
+        return KernelCall(
+            "mg_depthwise_conv2d_s16", "mg_depthwise_conv2d", "mg_depthwise_conv2d_s16_params",
+            dict(dims, **params), [op.inputs[0], op.inputs[1], bias_arg, op.outputs[0]], macs=macs)
 
     qparams, bias = quantized_params(x, w, b, y, out_c, act)
     folded = bias - x.zero_point * w.data.astype(np.int64).reshape(-1, out_c).sum(axis=0)

@@ -3,13 +3,24 @@
 int8 follows TFLM: acc = sum((x + in_offset) * w) + bias, requantized per output channel with
 two-step rounding. The input offset term is folded into the bias here, so the C inner loop is a
 plain int8 dot product.
+
+int16 activations with int8 weights (16x8) follow TFLM too. Its accumulator type is the bias type:
+an int64 bias (or none, unless the option quantized_bias_type asks for int32) gives an int64 sum
+requantized with TFLM's int64 MultiplyByQuantizedMultiplier (a 16-bit multiplier and one rounding
+shift); an int32 bias gives a wrapping int32 sum and the usual two-step requantization. TFLM keeps
+the input and output zero points here (its 16x8 convolutions do not), so they are handled as for int8.
+
+Multipliers are input scale * weight scale / output scale in double. (TFLM's source computes the
+per-tensor product in float32, but the tflite-micro package measurably uses the double product:
+scales chosen so the two differ give TFLM's outputs only with the double one.)
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import quant
-from .base import KernelCall, wrap_int32, int32_array, float_array, require, require_dtypes, tensors
+from .base import ConstArray, KernelCall, wrap_int32, int32_array, float_array, require, require_dtypes, tensors
+from .conv2d import int32_accumulator, int64_requantization
 
 OPCODES = ("FULLY_CONNECTED",)
 
@@ -43,18 +54,43 @@ def lower(op, graph) -> KernelCall:
             dict(dims, act_min=lo, act_max=hi),
             [op.inputs[0], op.inputs[1], float_array(bias), op.outputs[0]], macs=macs)
 
-    require_dtypes([x, w, y], ("int8",))
-    require(all(t.quant is not None for t in (x, w, y)), "int8 tensors need quantization parameters")
-    require_dtypes([b], ("int32",), "bias")
+    if x.dtype == "int16":
+        require_dtypes([y], ("int16",))
+        require_dtypes([w], ("int8",), "int16 input needs int8 weights; weights")
+        require_dtypes([b], ("int32", "int64"), "bias")
+    else:
+        require_dtypes([x, w, y], ("int8",))
+        require_dtypes([b], ("int32",), "bias")
+    require(all(t.quant is not None for t in (x, w, y)), "quantized tensors need quantization parameters")
     require(not w.quant.per_channel or w.quant.scale.size == out_features, "per-channel weights need one scale per output")
     require(np.all(w.quant.zero_point == 0), "weights must be symmetric (zero point 0)")
-    w_scales = np.broadcast_to(w.quant.scale.astype(np.float64), (out_features,))
-    mults, shifts = zip(*(quant.quantize_multiplier(float(np.float64(x.scale) * s / np.float64(y.scale))) for s in w_scales))
+    # The C requantization relies on non-negative multipliers, i.e. positive scales.
+    require(x.scale > 0 and y.scale > 0 and np.all(w.quant.scale > 0), "input, weight and output scales must be positive")
+    mults, shifts = zip(*(quant.quantize_multiplier(r) for r in _real_multipliers(x, w, y, out_features)))
     bias = b.data.astype(np.int64) if b is not None else np.zeros(out_features, np.int64)
     folded = bias - x.zero_point * w.data.astype(np.int64).sum(axis=1)
-    lo, hi = quant.activation_range_quantized(activation, y.scale, y.zero_point)
+    qmin, qmax = (quant.INT16_MIN, quant.INT16_MAX) if x.dtype == "int16" else (quant.INT8_MIN, quant.INT8_MAX)
+    lo, hi = quant.activation_range_quantized(activation, y.scale, y.zero_point, qmin, qmax)
+    params = dict(dims, output_offset=y.zero_point, act_min=lo, act_max=hi)
+    if x.dtype == "int8":
+        return KernelCall(
+            "mg_fully_connected_s8", "mg_fully_connected", "mg_fully_connected_s8_params",
+            dict(params, multiplier=int32_array(mults), shift=int32_array(shifts)),
+            [op.inputs[0], op.inputs[1], int32_array(wrap_int32(folded)), op.outputs[0]], macs=macs)
+
+    if int32_accumulator(b, opts):
+        return KernelCall(
+            "mg_fully_connected_s16_acc32", "mg_fully_connected", "mg_fully_connected_s16_params",
+            dict(params, multiplier=int32_array(mults), shift=int32_array(shifts)),
+            [op.inputs[0], op.inputs[1], int32_array(wrap_int32(folded)), op.outputs[0]], macs=macs)
+    reduced, total_shifts = int64_requantization(mults, shifts)
     return KernelCall(
-        "mg_fully_connected_s8", "mg_fully_connected", "mg_fully_connected_s8_params",
-        dict(dims, output_offset=y.zero_point, act_min=lo, act_max=hi,
-             multiplier=int32_array(mults), shift=int32_array(shifts)),
-        [op.inputs[0], op.inputs[1], int32_array(wrap_int32(folded)), op.outputs[0]], macs=macs)
+        "mg_fully_connected_s16", "mg_fully_connected", "mg_fully_connected_s16_params",
+        dict(params, multiplier=int32_array(reduced), shift=int32_array(total_shifts)),
+        [op.inputs[0], op.inputs[1], ConstArray("int64_t", folded), op.outputs[0]], macs=macs)
+
+
+def _real_multipliers(x, w, y, out_features: int) -> list[float]:
+    """input scale * weight scale / output scale per output feature, rounded as TFLM does."""
+    scales = np.broadcast_to(w.quant.scale.astype(np.float64), (out_features,))
+    return [float(np.float64(x.scale) * s / np.float64(y.scale)) for s in scales]

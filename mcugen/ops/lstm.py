@@ -16,7 +16,7 @@ This follows TFLM's kernel, which differs from LiteRT's in ways that matter for 
   only TANH as the activation (the schema has no SIGMOID value). Neither does mcugen. The kernel is
   the same for batch-major and time-major layouts (only strides differ).
 
-Sigmoid and tanh on int16 use TFLite's interpolated 256-entry sigmoid table (sigmoid_table below).
+Sigmoid and tanh on int16 use TFLite's interpolated 256-entry sigmoid table (quant.sigmoid_table_q16).
 The four gates' weights are packed unit by unit ([unit][gate][k]) so one unit's whole update runs
 from adjacent rows and needs no scratch buffer: the new hidden state is built in the output row.
 """
@@ -41,21 +41,6 @@ LAYER_NORM = (20, 21, 22, 23)
 
 GATE_PREACT_SCALE = 2.0 ** -12  # TFLM: int16 Q3.12 input of the gate nonlinearities
 GATE_OUTPUT_SCALE = 2.0 ** -15  # TFLM: int16 Q0.15 output of the gate nonlinearities
-
-
-def sigmoid_table() -> np.ndarray:
-    """TFLite's 256-entry sigmoid table, sigmoid(i/24) in unsigned 0.16 fixed point.
-
-    Entries are raised by half the chord error of linear interpolation (f'' h^2 / 16 at the node), which
-    centres the interpolation error; the last entry is the saturated 65535. This reproduces
-    TFLite's table entry for entry (checked against TFLM's outputs in tests/test_op_lstm.py).
-    """
-    x = np.arange(256, dtype=np.float64) / 24.0
-    s = 1.0 / (1.0 + np.exp(-x))
-    second_derivative = s * (1.0 - s) * (1.0 - 2.0 * s)
-    table = np.floor(65536.0 * (s - second_derivative / (16.0 * 24.0 * 24.0)) + 0.5)
-    table[-1] = 65535
-    return np.minimum(table, 65535).astype(np.uint16)
 
 
 def _checked_log2(scale: float) -> int:
@@ -185,7 +170,7 @@ def lower(op, graph) -> KernelCall:
                   forget_multiplier=forget_m, forget_shift=forget_s, input_multiplier=input_m, input_shift=input_s,
                   hidden_multiplier=hidden_m, hidden_shift=hidden_s, hidden_offset=h.zero_point,
                   use_cell_clip=int(cell_clip > 0), cell_clip=clip, cell_tanh_multiplier=tanh_m, cell_tanh_shift=tanh_s,
-                  sigmoid_table=ConstArray("uint16_t", sigmoid_table()))
+                  sigmoid_table=ConstArray("uint16_t", quant.sigmoid_table_q16()))
     return KernelCall(
         "mg_lstm_s8", "mg_lstm", "mg_lstm_s8_params", params,
         [op.inputs[INPUT], ConstArray("int8_t", _packed(w_in, np.int8)), int32_array(wrap_int32(bias_in.reshape(-1))),
