@@ -105,6 +105,8 @@ def plan(buffers: list[Buffer], alignment: int = 16, tries: int = 200, seed: int
     """Offsets for every buffer and the arena size. Deterministic for the same inputs."""
     if not buffers:
         return {}, 0
+    # Each try costs O(n^2): big graphs get fewer random restarts (by count, so output stays deterministic).
+    tries = min(tries, max(4, 2_000_000 // (len(buffers) ** 2)))
     bound = lower_bound(buffers, alignment)
     orders = [
         sorted(buffers, key=lambda b: (-b.size, b.first, b.name)),  # TFLM's greedy by size
