@@ -88,6 +88,10 @@ def cmd_inspect(args) -> int:
 def cmd_generate(args) -> int:
     from . import codegen, compiler
 
+    if args.board or args.report or args.no_fit_check:
+        from .targets.platformio import cli_generate
+
+        return cli_generate(args)  # a PlatformIO project for the board
     start = time.perf_counter()
     name = codegen.check_name(args.name or codegen.default_name(args.model))
     program = compiler.compile_model(args.model, args.alignment)
@@ -100,6 +104,12 @@ def cmd_generate(args) -> int:
     for note in program.notes:
         print(f"  note: {note}")
     return 0
+
+
+def cmd_flash(args) -> int:
+    from .targets.platformio import cli_flash
+
+    return cli_flash(args)
 
 
 def _load_input(path: str, detail: dict, k: int) -> np.ndarray:
@@ -120,15 +130,27 @@ def _load_input(path: str, detail: dict, k: int) -> np.ndarray:
 def cmd_run(args) -> int:
     from .interpreter import Interpreter
 
+    board = None
+    if getattr(args, "board", None):
+        from .targets import qemu
+
+        board = qemu.emulated_board(args.board)  # an unknown board fails before the model compiles
     it = _interpreter(args.model)
     details = it.get_input_details()
     if len(args.input) != len(details):
         raise InputDataError(f"the model has {len(details)} input(s); give --input once for each ({len(args.input)} given)")
-    it.allocate_tensors()
-    for k, (path, d) in enumerate(zip(args.input, details)):
-        it.set_tensor(d["index"], _load_input(path, d, k))
-    it.invoke()
-    outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+    arrays = [_load_input(path, d, k) for k, (path, d) in enumerate(zip(args.input, details))]
+    instructions = None
+    if board is not None:
+        # Cross-compiled for the board and run under QEMU; the host build is not used.
+        result = qemu.run_model(it._program, board, [arrays], timeout=args.timeout)
+        outs, instructions = result.outputs[0], result.instructions[0]
+    else:
+        it.allocate_tensors()
+        for d, x in zip(details, arrays):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
     if args.output:
         if len(outs) == 1 and args.output.endswith(".npy"):
             np.save(args.output, outs[0])
@@ -139,6 +161,8 @@ def cmd_run(args) -> int:
         with np.printoptions(threshold=64, linewidth=100):
             for d, y in zip(it.get_output_details(), outs):
                 print(f"output '{d['name']}' {y.dtype}{list(y.shape)}:\n{y}")
+    if instructions is not None:
+        print(f"instructions per invoke on {board.id}: {instructions} (QEMU {board.emulator.machine}, -icount)")
     return 0
 
 
@@ -159,6 +183,11 @@ def cmd_verify(args) -> int:
     from .verify import verify
 
     try:
+        if getattr(args, "board", None):
+            from .targets import qemu
+
+            qemu.emulated_board(args.board)
+            return qemu.verify_board(args.model, args.board, n_inputs=args.inputs, seed=args.seed, timeout=args.timeout)
         return verify(args.model, n_inputs=args.inputs, seed=args.seed)
     except ValueError:
         # mcugen.Interpreter turns compile errors into ValueError (LiteRT's API); re-raise the compiler's
@@ -173,6 +202,17 @@ def cmd_bench(args) -> int:
     from .bench import bench
 
     return bench(args.models, repeats=args.repeats, tflm_arena=not args.no_tflm_arena)
+
+
+def cmd_boards(args) -> int:
+    from . import boards
+
+    if args.json:
+        print(json.dumps([boards.as_dict(b) for b in boards.all_boards()], indent=2))
+        return 0
+    print(boards.table())
+    print("\nemulated boards run under QEMU: mcugen run|verify MODEL --board BOARD (instructions counted with -icount)")
+    return 0
 
 
 def cmd_ops(args) -> int:
@@ -204,18 +244,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="output folder")
     s.add_argument("--name", help="C prefix of the generated API (default: from the model file name)")
     s.add_argument("--alignment", type=int, default=16, help="arena alignment in bytes (default 16)")
+    s.add_argument("--board", help="write a PlatformIO project for this board (see `mcugen boards`)")
+    s.add_argument("--report", action="store_true", help="with --board: print the size report (code, weights, arena, stack vs the board)")
+    s.add_argument("--no-fit-check", action="store_true", help="with --board: write the project even if the model does not fit the board")
     s.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("run", help="run the generated C on the host")
     s.add_argument("model")
     s.add_argument("--input", action="append", required=True, help=".npy input (repeat for several inputs)")
     s.add_argument("--output", help="save outputs (.npy for one output, else .npz)")
+    s.add_argument("--board", help="cross-compile for an emulated board and run under QEMU (see `mcugen boards`)")
+    s.add_argument("--timeout", type=float, default=300.0, help="seconds QEMU may run (with --board; default 300)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("verify", help="compare the generated C with TFLM on random inputs")
     s.add_argument("model")
     s.add_argument("--inputs", type=int, default=10, help="number of random inputs (default 10)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--board", help="also run on an emulated board under QEMU and compare with the host build")
+    s.add_argument("--timeout", type=float, default=300.0, help="seconds QEMU may run (with --board; default 300)")
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("bench", help="arena, sizes and host latency against TFLM and LiteRT")
@@ -223,6 +270,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repeats", type=int, default=50, help="invokes timed per runtime (default 50)")
     s.add_argument("--no-tflm-arena", action="store_true", help="skip the (slow) search for TFLM's smallest arena")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("boards", help="list boards: core, clock, flash, RAM, how code is built and run")
+    s.add_argument("--json", action="store_true", help="print the board files as one JSON list")
+    s.set_defaults(func=cmd_boards)
+
+    s = sub.add_parser("flash", help="build a PlatformIO project (or a model's) and upload it: `pio run -t upload`")
+    s.add_argument("target", metavar="PROJ|MODEL", help="a project folder from `generate --board`, or a .tflite model")
+    s.add_argument("--board", required=True, help="the board (emulated boards run under QEMU)")
+    s.add_argument("--project", help="for a model: where to write its project (default: in mcugen's cache)")
+    s.add_argument("--name", help="for a model: C prefix of the generated API")
+    s.add_argument("--no-fit-check", action="store_true", help="for a model: skip the fit check")
+    s.add_argument("--timeout", type=float, default=1800.0, help="seconds before PlatformIO is stopped (default 1800)")
+    s.set_defaults(func=cmd_flash)
 
     s = sub.add_parser("ops", help="list supported ops with their dtypes and limits")
     s.add_argument("--markdown", action="store_true", help="print the README's table")

@@ -7,20 +7,20 @@ MG_INLINE int32_t mg_add_scale_input1(const mg_add_s8_params *p, int8_t x, int u
     if (use_table) {
         return p->input1_table[x + 128];
     }
-    return mg_multiply_by_quantized_multiplier((int32_t)((uint32_t)(x + p->input1_offset) << p->left_shift),
-                                               p->input1_multiplier, p->input1_shift);
+    return mg_requantize_nonneg((int32_t)((uint32_t)(x + p->input1_offset) << p->left_shift),
+                                p->input1_multiplier, p->input1_shift);
 }
 
 MG_INLINE int32_t mg_add_scale_input2(const mg_add_s8_params *p, int8_t x, int use_table) {
     if (use_table) {
         return p->input2_table[x + 128];
     }
-    return mg_multiply_by_quantized_multiplier((int32_t)((uint32_t)(x + p->input2_offset) << p->left_shift),
-                                               p->input2_multiplier, p->input2_shift);
+    return mg_requantize_nonneg((int32_t)((uint32_t)(x + p->input2_offset) << p->left_shift),
+                                p->input2_multiplier, p->input2_shift);
 }
 
 MG_INLINE int8_t mg_add_finish(const mg_add_s8_params *p, int32_t raw_sum) {
-    const int32_t out = mg_multiply_by_quantized_multiplier(raw_sum, p->output_multiplier, p->output_shift) + p->output_offset;
+    const int32_t out = mg_requantize_nonneg(raw_sum, p->output_multiplier, p->output_shift) + p->output_offset;
     return (int8_t)mg_clamp_i32(out, p->act_min, p->act_max);
 }
 
@@ -54,6 +54,35 @@ void mg_add_s8(const mg_add_s8_params *p, const int8_t *MG_RESTRICT input1, cons
 void mg_add_s8_table(const mg_add_s8_params *p, const int8_t *MG_RESTRICT input1,
                      const int8_t *MG_RESTRICT input2, int8_t *MG_RESTRICT output) {
     mg_add_s8_loops(p, input1, input2, output, 1);
+}
+
+/* One int16 element: both inputs scaled to the common scale, summed and requantized, as TFLM. */
+MG_INLINE int16_t mg_add_s16_one(const mg_add_s16_params *p, int16_t a, int16_t b) {
+    const int32_t sa = mg_requantize_nonneg((int32_t)((uint32_t)(a + p->input1_offset) << p->left_shift),
+                                            p->input1_multiplier, p->input1_shift);
+    const int32_t sb = mg_requantize_nonneg((int32_t)((uint32_t)(b + p->input2_offset) << p->left_shift),
+                                            p->input2_multiplier, p->input2_shift);
+    const int32_t out = mg_requantize_nonneg(sa + sb, p->output_multiplier, p->output_shift) + p->output_offset;
+    return (int16_t)mg_clamp_i32(out, p->act_min, p->act_max);
+}
+
+void mg_add_s16(const mg_add_s16_params *p, const int16_t *MG_RESTRICT input1, const int16_t *MG_RESTRICT input2,
+                int16_t *MG_RESTRICT output) {
+    const int32_t a_step = p->in1_stride3, b_step = p->in2_stride3;
+    int32_t i0, i1, i2, i;
+    for (i0 = 0; i0 < p->size0; ++i0) {
+        for (i1 = 0; i1 < p->size1; ++i1) {
+            for (i2 = 0; i2 < p->size2; ++i2) {
+                const int16_t *a = input1 + (size_t)i0 * p->in1_stride0 + (size_t)i1 * p->in1_stride1 + (size_t)i2 * p->in1_stride2;
+                const int16_t *b = input2 + (size_t)i0 * p->in2_stride0 + (size_t)i1 * p->in2_stride1 + (size_t)i2 * p->in2_stride2;
+                for (i = 0; i < p->size3; ++i) {
+                    *output++ = mg_add_s16_one(p, *a, *b);
+                    a += a_step;
+                    b += b_step;
+                }
+            }
+        }
+    }
 }
 
 static void mg_add_f32_run(const mg_add_f32_params *p, const float *MG_RESTRICT a, int32_t a_step,

@@ -30,6 +30,23 @@ typedef struct {
     const int32_t *input2_table;
 } mg_add_s8_params;
 
+/* int16: as int8 with left_shift 15 (TFLM's general int16 path); no tables. */
+typedef struct {
+    MG_ADD_LOOPS;
+    int32_t left_shift;
+    int32_t input1_offset; /* -zero_point */
+    int32_t input1_multiplier;
+    int32_t input1_shift; /* <= 0 */
+    int32_t input2_offset;
+    int32_t input2_multiplier;
+    int32_t input2_shift;
+    int32_t output_offset;
+    int32_t output_multiplier;
+    int32_t output_shift;
+    int32_t act_min;
+    int32_t act_max;
+} mg_add_s16_params;
+
 typedef struct {
     MG_ADD_LOOPS;
     float act_min;
@@ -41,6 +58,8 @@ void mg_add_s8(const mg_add_s8_params *p, const int8_t *MG_RESTRICT input1, cons
                int8_t *MG_RESTRICT output);
 void mg_add_s8_table(const mg_add_s8_params *p, const int8_t *MG_RESTRICT input1,
                      const int8_t *MG_RESTRICT input2, int8_t *MG_RESTRICT output);
+void mg_add_s16(const mg_add_s16_params *p, const int16_t *MG_RESTRICT input1, const int16_t *MG_RESTRICT input2,
+                int16_t *MG_RESTRICT output);
 void mg_add_f32(const mg_add_f32_params *p, const float *MG_RESTRICT input1, const float *MG_RESTRICT input2,
                 float *MG_RESTRICT output);
 

@@ -299,8 +299,9 @@ MG_INLINE int64_t mg_conv2d_dot_s16(const mg_conv2d_s16_params *p, const int16_t
     return acc;
 }
 
-/* Both 16x8 kernels; `acc32` is a compile-time constant in each caller. */
-MG_INLINE void mg_conv2d_s16_run(const mg_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
+/* Both 16x8 kernels in one body (the per-channel branch is cheap next to the dot product, and one
+ * copy keeps code small). */
+static void mg_conv2d_s16_run(const mg_conv2d_s16_params *p, const int16_t *MG_RESTRICT input,
                                  const int8_t *MG_RESTRICT filter, const int64_t *MG_RESTRICT bias64,
                                  const int32_t *MG_RESTRICT bias32, int16_t *MG_RESTRICT output, int acc32) {
     const int32_t depth = p->filter_h * p->filter_w * p->in_c;

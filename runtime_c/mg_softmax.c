@@ -135,6 +135,53 @@ void mg_softmax_s8_s16(const mg_softmax_s8_params *p, const int8_t *MG_RESTRICT 
     }
 }
 
+/* TFLM's int16 table lookup: the top 9 bits of x pick a segment, the low 7 interpolate linearly. */
+MG_INLINE int32_t mg_softmax_lut_s16(const int16_t *MG_RESTRICT lut, int32_t x) {
+    const int32_t index = 256 + (x >> 7);
+    const int32_t offset = x & 0x7f;
+    const int32_t base = lut[index];
+    const int32_t slope = (int16_t)(lut[index + 1] - base);
+    return (int16_t)(base + ((slope * offset + 64) >> 7));
+}
+
+void mg_softmax_s16(const mg_softmax_s16_params *p, const int16_t *MG_RESTRICT input, int16_t *MG_RESTRICT output) {
+    const int32_t depth = p->depth;
+    int32_t r, c;
+    for (r = 0; r < p->rows; ++r) {
+        const int16_t *x = input + (size_t)r * depth;
+        int16_t *y = output + (size_t)r * depth;
+        int32_t max = INT16_MIN;
+        int32_t sum = 0; /* Q16.15 */
+        int headroom_plus_one, right_shift;
+        int32_t shifted_sum, reciprocal;
+        for (c = 0; c < depth; ++c) {
+            max = x[c] > max ? x[c] : max;
+        }
+        /* The exps go to the output first, as in TFLM, and are rescaled in place below. */
+        for (c = 0; c < depth; ++c) {
+            const int32_t scaled = mg_requantize_nonneg(x[c] - max, p->input_multiplier, p->input_shift);
+            /* Recentred from [-65535, 0] onto the int16 range; wraps like TFLM if the rescaling overflowed. */
+            const int32_t centred = mg_wrapping_add(scaled, 32767);
+            y[c] = (int16_t)mg_softmax_lut_s16(p->exp_lut, mg_clamp_i32(centred, INT16_MIN, INT16_MAX));
+            sum = mg_wrapping_add(sum, y[c]);
+        }
+        /* 1 / sum: normalise sum to [1, 2) in Q1.14 (rounded), recentre 1 + [0, 1) onto the int16
+         * range and look 1 / (1 + x) up. The row maximum's exp (about 1.0) keeps sum positive;
+         * a sum that wrapped (rows of more than 65535 values) is kept defined, not meaningful. */
+        headroom_plus_one = mg_clz32((uint32_t)sum);
+        headroom_plus_one = headroom_plus_one < 1 ? 1 : headroom_plus_one;
+        shifted_sum = (int32_t)((((int64_t)sum << (headroom_plus_one - 1)) + (1 << 13)) >> 14);
+        reciprocal = mg_softmax_lut_s16(p->reciprocal_lut,
+                                        mg_clamp_i32(shifted_sum - ((1 << 15) + (1 << 16)), INT16_MIN, INT16_MAX));
+        right_shift = 31 - headroom_plus_one;
+        right_shift = right_shift < 1 ? 1 : right_shift;
+        for (c = 0; c < depth; ++c) {
+            const int32_t v = (int32_t)(((int64_t)y[c] * reciprocal + ((int64_t)1 << (right_shift - 1))) >> right_shift);
+            y[c] = (int16_t)mg_clamp_i32(v, 0, INT16_MAX);
+        }
+    }
+}
+
 void mg_softmax_f32(const mg_softmax_f32_params *p, const float *MG_RESTRICT input, float *MG_RESTRICT output) {
     const int32_t depth = p->depth;
     const float beta = p->beta;

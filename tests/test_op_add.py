@@ -171,3 +171,65 @@ def test_incompatible_shapes_are_refused():
 def test_more_than_four_broadcast_loops_are_refused():
     with pytest.raises(Unsupported, match="needs 5 loops"):
         broadcast_plan((2, 1, 3, 1, 2), (1, 4, 1, 5, 1), (2, 4, 3, 5, 2))
+
+
+# ---- int16: TFLM's general int16 path (15 bits of headroom, zero points allowed) -----------------
+# (input-1 scale, zero point), (input-2 scale, zero point), (output scale, zero point)
+QUANTS16 = [
+    ((1 / 32768, 0), (1 / 32768, 0), (1 / 16384, 0)),          # the converter's symmetric int16
+    ((0.0004, 0), (0.00013, 0), (0.0005, 0)),
+    ((0.002, 1000), (0.0005, -3000), (0.0021, -20)),
+    ((0.0001, -32768), (0.00011, 32767), (0.00015, 7)),        # extreme zero points
+]
+
+
+def _int16_cases():
+    cases = []
+    for i, (s1, s2) in enumerate(SHAPES):
+        cases.append((s1, s2, QUANTS16[i % len(QUANTS16)], ACTIVATIONS[(i + 3) % len(ACTIVATIONS)]))
+    for j, quants in enumerate(QUANTS16):
+        cases.append(((1, 3, 5, 8), (1, 3, 5, 8), quants, ACTIVATIONS[j]))
+    return cases
+
+
+INT16_CASES = _int16_cases()
+
+
+@pytest.fixture(scope="module")
+def int16_references():
+    """Every int16 case side by side in one model (one C build), with its TFLM outputs."""
+    rng = np.random.default_rng(16)
+    mb = ModelBuilder()
+    shapes, zero_points = [], []
+    for k, (s1, s2, quants, activation) in enumerate(INT16_CASES):
+        q1, q2, qo = [dict(scale=s, zero_point=z) for s, z in quants]
+        a = mb.add_input(f"a{k}", s1, "int16", **q1)
+        b = mb.add_input(f"b{k}", s2, "int16", **q2)
+        y = mb.add_tensor(f"y{k}", _out_shape(s1, s2), "int16", **qo)
+        mb.add_op("ADD", [a, b], [y], dict(fused_activation_function=activation))
+        mb.mark_output(y)
+        shapes += [s1, s2]
+        zero_points += [quants[0][1], quants[1][1]]
+    model = mb.build()
+    sets = [[rng.integers(-32768, 32768, s, dtype=np.int16) for s in shapes] for _ in range(3)]
+    sets.append([rng.choice(np.array([-32768, -32767, -1, 0, 1, 32766, 32767], np.int16), s) for s in shapes])
+    # Small real values, inside the clamping activations' ranges.
+    sets.append([np.clip(z + rng.integers(-2000, 2001, s), -32768, 32767).astype(np.int16)
+                 for s, z in zip(shapes, zero_points)])
+    (expected,) = run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)
+    return model, sets, expected
+
+
+def test_int16_add_matches_tflm(int16_references):
+    model, sets, expected = int16_references
+    for k, (got, want) in enumerate(zip(zip(*run_mcugen(model, sets)), zip(*expected))):
+        try:
+            assert_matches([list(got)], [list(want)])
+        except AssertionError as e:
+            raise AssertionError(f"case {INT16_CASES[k]}: {e}") from None
+
+
+def test_int16_add_outputs_are_not_degenerate(int16_references):
+    _, _, expected = int16_references
+    for k, case in enumerate(INT16_CASES):
+        assert max(len(np.unique(outs[k])) for outs in expected) > min(16, expected[0][k].size // 3), case

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import random_input
+from op_harness import TFLM_ARENA, assert_identical, run_mcugen
 from tflite_builder import ModelBuilder
 
 import mcugen
@@ -13,28 +14,7 @@ from mcugen.errors import Unsupported
 from mcugen.ops import arg_min_max
 from mcugen.reference import run_litert, run_tflm_batch
 
-TFLM_ARENA = 1 << 20
 SHAPES = [(7,), (3, 5), (2, 3, 4), (1, 4, 4, 6), (2, 1, 3, 2, 3)]
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
 
 
 def sweep_model(opcode, dtype, out_type):
@@ -71,7 +51,7 @@ def inputs(model, dtype, rng, ties):
 def test_arg_min_max_matches_tflm(opcode, dtype, ties):
     model = sweep_model(opcode, dtype, "int32")
     sets = inputs(model, dtype, np.random.default_rng(1), ties)
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_identical(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
 
 
 @pytest.mark.parametrize("opcode,dtype", [("ARG_MAX", "uint8"), ("ARG_MIN", "int8"), ("ARG_MAX", "int32"),
@@ -79,7 +59,7 @@ def test_arg_min_max_matches_tflm(opcode, dtype, ties):
 def test_int64_output_and_other_dtypes_match_litert(opcode, dtype):
     model = sweep_model(opcode, dtype, "int64")
     sets = inputs(model, dtype, np.random.default_rng(2), True)
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_identical(run_mcugen(model, sets), run_litert(model, sets))
 
 
 @pytest.mark.parametrize("opcode", ["ARG_MAX", "ARG_MIN"])
@@ -92,7 +72,7 @@ def test_nan_matches_tflm(opcode):
     mb.mark_output(y)
     model = mb.build()
     data = np.array([[np.nan, 1, 5, 2, 0], [1, np.nan, 9, -9, 3], [1, 2, 3, 4, np.nan], [np.nan] * 5], np.float32)
-    assert_matches(run_mcugen(model, [[data]]), run_tflm_batch([(model, [[data]])], arena_size=TFLM_ARENA)[0])
+    assert_identical(run_mcugen(model, [[data]]), run_tflm_batch([(model, [[data]])], arena_size=TFLM_ARENA)[0])
 
 
 def test_computed_axis_is_refused():

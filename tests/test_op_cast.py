@@ -4,37 +4,16 @@ and LiteRT (uint8, int64, bool outputs), every pair of dtypes, values that wrap 
 from __future__ import annotations
 
 import numpy as np
+from op_harness import TFLM_ARENA, assert_identical, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen.reference import run_litert, run_tflm_batch
 
-TFLM_ARENA = 1 << 20
 NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
       "float32": np.float32, "bool": np.bool_}
 TFLM_IN = ("int8", "int16", "int32", "float32", "bool")
 TFLM_OUT = ("int8", "int16", "int32", "float32")
 ALL = tuple(NP)
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            np.testing.assert_array_equal(got, want, err_msg=f"output {k}")  # casts are exact
 
 
 def values(src, dst, rng, n=64):
@@ -72,7 +51,7 @@ def run_pairs(pairs, reference):
     rng = np.random.default_rng(len(pairs))
     sets = [[values(src, dst, rng).reshape(4, 16) for src, dst in pairs] for _ in range(2)]
     expected = run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0] if reference == "tflm" else run_litert(model, sets)
-    assert_matches(run_mcugen(model, sets), expected)
+    assert_identical(run_mcugen(model, sets), expected)
 
 
 def test_cast_matches_tflm():

@@ -6,44 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_input
+from op_harness import TFLM_ARENA, assert_matches, random_inputs, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen import compiler
 from mcugen.errors import Unsupported
 from mcugen.ops import concatenation
 from mcugen.reference import run_litert, run_tflm_batch
-
-TFLM_ARENA = 1 << 20
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            if got.dtype == np.float32:
-                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"output {k}")
-            else:
-                np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
-
-
-def random_inputs(model, rng, sets=2):
-    details = mcugen.Interpreter(model_content=model).get_input_details()
-    return [[random_input(tuple(d["shape"]), d["dtype"], rng) for d in details] for _ in range(sets)]
 
 
 def _q(dtype, scale=0.05, zero_point=-3):
@@ -94,14 +63,14 @@ def test_concatenation_matches_tflm(dtype):
     model = _sweep_model(dtype)
     rng = np.random.default_rng(1)
     sets = random_inputs(model, rng)
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0], atol=1e-6)
 
 
 def test_uint8_matches_litert():
     """TFLM has no uint8 CONCATENATION; LiteRT does."""
     model = _sweep_model("uint8")
     sets = random_inputs(model, np.random.default_rng(2))
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_matches(run_mcugen(model, sets), run_litert(model, sets), atol=1e-6)
 
 
 RESCALE_CASES = [  # input quantizations, output quantization
@@ -134,7 +103,7 @@ def test_int8_rescaling_matches_litert_uint8():
     ours = run_mcugen(s8, sets)
     theirs = run_litert(u8, [[(x.astype(np.int16) + 128).astype(np.uint8) for x in xs] for xs in sets])
     shifted = [[(y.astype(np.int16) - 128).astype(np.int8) for y in ys] for ys in theirs]
-    assert_matches(ours, shifted)
+    assert_matches(ours, shifted, atol=1e-6)
     for j in range(n_inputs):
         assert np.unique(np.concatenate([xs[j].ravel() for xs in sets])).size == 256
 
@@ -142,7 +111,7 @@ def test_int8_rescaling_matches_litert_uint8():
 def test_uint8_rescaling_matches_litert():
     model = _rescale_model("uint8", 128)
     sets = random_inputs(model, np.random.default_rng(6), 4)
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_matches(run_mcugen(model, sets), run_litert(model, sets), atol=1e-6)
 
 
 def test_int8_rescaling_is_refused_by_tflm():
@@ -179,7 +148,7 @@ def test_fused_activation_matches_tflm_concat_then_activation(dtype, activation)
         expected = run_litert(chained_model, sets)
     else:
         expected = run_tflm_batch([(chained_model, sets)], arena_size=TFLM_ARENA)[0]
-    assert_matches(run_mcugen(fused_model, sets), expected)
+    assert_matches(run_mcugen(fused_model, sets), expected, atol=1e-6)
 
 
 def test_single_input_and_constant_inputs():
@@ -192,7 +161,7 @@ def test_single_input_and_constant_inputs():
     mb.mark_output(y)
     model = mb.build()
     sets = random_inputs(model, np.random.default_rng(5))
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0], atol=1e-6)
     graph, _ = compiler.load(_sweep_model("int8"))
     program = compiler.compile_graph(graph)
     assert [s.call.kernel for s in program.steps].count(None) == 1  # the one-input case

@@ -6,35 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import random_input
+from op_harness import TFLM_ARENA, assert_identical, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen import compiler
 from mcugen.errors import Unsupported
 from mcugen.ops import gather
 from mcugen.reference import run_litert, run_tflm_batch
-
-TFLM_ARENA = 1 << 20
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
 
 
 def _q(dtype):
@@ -85,7 +63,7 @@ def run_case(dtype, index_dtype, computed, reference, seed=1):
     rng = np.random.default_rng(seed + 100)
     sets = [[make(rng) for make in makers] for _ in range(3)]
     expected = run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0] if reference == "tflm" else run_litert(model, sets)
-    assert_matches(run_mcugen(model, sets), expected)
+    assert_identical(run_mcugen(model, sets), expected)
 
 
 @pytest.mark.parametrize("dtype", ["int8", "float32"])

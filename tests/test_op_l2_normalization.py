@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from op_harness import TFLM_ARENA, assert_matches, check_case, run_mcugen, run_packed
 from tflite_builder import ModelBuilder
 
 import mcugen
 from mcugen.reference import run_tflm_batch
 
-TFLM_ARENA = 1 << 20  # small models: the default (10x the model size) is too small
-PACK = 12  # independent cases per model: one C build and one TFLM load serve them all
 SHAPES = [(1, 8), (3, 5), (2, 3, 4, 16), (1, 1, 1, 1), (4, 300), (2, 1000), (6, 2)]
 ZERO_POINTS = [0, -3, 17, -128, 127]
 
@@ -64,68 +63,6 @@ def _inputs(case, rng):
             one,
             np.where(rng.random(shape) < 0.5, -128, 127).astype(np.int8)]
     return [[v] for v in sets]
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for got, want in zip(got_set, want_set, strict=True):
-            assert got.dtype == want.dtype and got.shape == want.shape
-            if got.dtype == np.float32:
-                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(want).max())))
-            else:
-                np.testing.assert_array_equal(got, want)
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def run_packed(cases, case_id, add_case, make_inputs, rng, pack=PACK):
-    """Packs `pack` cases at a time into one model (each case its own inputs, op and outputs),
-    runs TFLM and mcugen on it, and returns {case id: dict(ours, theirs, inputs, model, op)}:
-    per input set, that case's outputs from each, its own inputs, the packed model and the
-    case's operator index there. `ours` is the exception when mcugen refused the pack."""
-    jobs, layout = [], []
-    for start in range(0, len(cases), pack):
-        group = cases[start:start + pack]
-        mb = ModelBuilder()
-        inputs, counts = [], []
-        for k, case in enumerate(group):
-            n_outputs = len(mb.outputs)
-            add_case(mb, f"_{k}", case, rng)
-            inputs.append(make_inputs(case, rng))
-            counts.append(len(mb.outputs) - n_outputs)
-        sets = [[x for xs in inputs for x in xs[s]] for s in range(len(inputs[0]))]
-        jobs.append((mb.build(), sets))
-        layout.append((group, inputs, counts))
-    results = {}
-    for (model, sets), theirs, (group, inputs, counts) in zip(jobs, run_tflm_batch(jobs, arena_size=TFLM_ARENA), layout):
-        try:
-            ours = run_mcugen(model, sets)
-        except Exception as e:  # noqa: BLE001 - reported by each case's test
-            ours = e
-        ends = np.cumsum(counts)
-        for k, case in enumerate(group):
-            part = slice(ends[k] - counts[k], ends[k])
-            results[case_id(case)] = dict(
-                ours=ours if isinstance(ours, Exception) else [o[part] for o in ours],
-                theirs=[t[part] for t in theirs], inputs=inputs[k], model=model, op=k)
-    return results
-
-
-def check_case(result, compare):
-    if isinstance(result["ours"], Exception):
-        raise result["ours"]
-    compare(result["ours"], result["theirs"])
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_input
+from op_harness import TFLM_ARENA, assert_identical, random_inputs, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen import compiler
 from mcugen.errors import Unsupported
 from mcugen.ops import pad
 from mcugen.reference import run_litert, run_tflm_batch
-
-TFLM_ARENA = 1 << 20
 
 PADDINGS = [  # input shape, paddings
     ((5,), [[2, 3]]),
@@ -27,31 +24,6 @@ PADDINGS = [  # input shape, paddings
     ((3, 3), [[0, 0], [0, 0]]),  # nothing to pad: no code
     ((1, 1, 1, 1), [[1, 1], [1, 1], [1, 1], [1, 1]]),
 ]
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            np.testing.assert_array_equal(got, want, err_msg=f"output {k}")  # padding moves values exactly
-
-
-def random_inputs(model, rng, sets=2):
-    details = mcugen.Interpreter(model_content=model).get_input_details()
-    return [[random_input(tuple(d["shape"]), d["dtype"], rng) for d in details] for _ in range(sets)]
 
 
 def _q(dtype, zero_point=-7):
@@ -95,14 +67,14 @@ TFLM_CASES = [("int8", "PAD", None), ("float32", "PAD", None), ("int16", "PAD", 
 def test_pad_matches_tflm(dtype, opcode, value):
     model = sweep_model(dtype, opcode, value)
     sets = random_inputs(model, np.random.default_rng(1))
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_identical(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
 
 
 @pytest.mark.parametrize("dtype", ["int8", "float32"])
 def test_padv2_value_computed_at_run_time_matches_tflm(dtype):
     model = sweep_model(dtype, "PADV2", value_input=True)
     sets = random_inputs(model, np.random.default_rng(2))
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_identical(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
 
 
 @pytest.mark.parametrize("dtype,opcode,value", [("uint8", "PAD", None), ("int64", "PAD", None), ("bool", "PAD", None),
@@ -111,7 +83,7 @@ def test_other_dtypes_match_litert(dtype, opcode, value):
     """TFLM pads only int8, int16, int32 and float32 (and reads int64 paddings as int32)."""
     model = sweep_model(dtype, opcode, value, pad_dtype="int64")
     sets = random_inputs(model, np.random.default_rng(3))
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_identical(run_mcugen(model, sets), run_litert(model, sets))
 
 
 def test_fills_and_copy_cover_the_output_once():

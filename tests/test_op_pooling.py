@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from op_harness import TFLM_ARENA, assert_matches, run_mcugen
 from tflite_builder import ModelBuilder
 
 import mcugen
 from mcugen.ops.pooling import output_size
 from mcugen.reference import run_tflm_batch
 
-TFLM_ARENA = 1 << 20  # single-op models: the default (10x the model size) is too small
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 # (batch, in_h, in_w, channels, filter_h, filter_w, stride_h, stride_w, padding)
 GEOMETRIES = [
@@ -66,29 +66,6 @@ def _inputs(dtype, shape, rng, count=3):
     return [[(3 * rng.standard_normal(shape)).astype(np.float32)] for _ in range(count)]
 
 
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for got, want in zip(got_set, want_set, strict=True):
-            assert got.dtype == want.dtype and got.shape == want.shape
-            if got.dtype == np.float32:
-                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-            else:
-                np.testing.assert_array_equal(got, want)
-
-
 @pytest.fixture(scope="module")
 def references():
     """Every case's model, inputs and TFLM outputs, from one TFLM worker."""
@@ -104,7 +81,7 @@ def references():
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_pool_matches_tflm(case, references):
     model, input_sets, expected = references[_case_id(case)]
-    assert_matches(run_mcugen(model, input_sets), expected)
+    assert_matches(run_mcugen(model, input_sets), expected, atol=1e-6)
 
 
 def test_int8_pool_requires_equal_quantization():

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from op_harness import TFLM_ARENA, assert_identical, check_case, evaluated, run_mcugen, run_packed
 from tflite_builder import ModelBuilder
 
 import mcugen
 import mcugen.ops.quantize
 from mcugen.reference import run_tflm_batch
 
-TFLM_ARENA = 1 << 20  # small models: the default (10x the model size) is too small
-PACK = 12  # independent cases per model: one C build and one TFLM load serve them all
 SHAPE = (4, 5, 13)  # 260 values: over the table threshold unless a test lowers it
 # (input dtype, input (scale, zero point) or None, output dtype, output (scale, zero point))
 CASES = [
@@ -73,65 +72,6 @@ def _inputs(case, rng, shape=SHAPE):
         [rng.integers(info.min, info.max, n, endpoint=True).astype(din).reshape(shape)] for _ in range(2)]
 
 
-def assert_identical(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for got, want in zip(got_set, want_set, strict=True):
-            assert got.dtype == want.dtype and got.shape == want.shape
-            np.testing.assert_array_equal(got, want)
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def run_packed(cases, case_id, add_case, make_inputs, rng, pack=PACK):
-    """Packs `pack` cases at a time into one model (each case its own inputs, op and outputs),
-    runs TFLM and mcugen on it, and returns {case id: dict(ours, theirs, inputs, model, op)}:
-    per input set, that case's outputs from each, its own inputs, the packed model and the
-    case's operator index there. `ours` is the exception when mcugen refused the pack."""
-    jobs, layout = [], []
-    for start in range(0, len(cases), pack):
-        group = cases[start:start + pack]
-        mb = ModelBuilder()
-        inputs, counts = [], []
-        for k, case in enumerate(group):
-            n_outputs = len(mb.outputs)
-            add_case(mb, f"_{k}", case, rng)
-            inputs.append(make_inputs(case, rng))
-            counts.append(len(mb.outputs) - n_outputs)
-        sets = [[x for xs in inputs for x in xs[s]] for s in range(len(inputs[0]))]
-        jobs.append((mb.build(), sets))
-        layout.append((group, inputs, counts))
-    results = {}
-    for (model, sets), theirs, (group, inputs, counts) in zip(jobs, run_tflm_batch(jobs, arena_size=TFLM_ARENA), layout):
-        try:
-            ours = run_mcugen(model, sets)
-        except Exception as e:  # noqa: BLE001 - reported by each case's test
-            ours = e
-        ends = np.cumsum(counts)
-        for k, case in enumerate(group):
-            part = slice(ends[k] - counts[k], ends[k])
-            results[case_id(case)] = dict(
-                ours=ours if isinstance(ours, Exception) else [o[part] for o in ours],
-                theirs=[t[part] for t in theirs], inputs=inputs[k], model=model, op=k)
-    return results
-
-
-def check_case(result, compare):
-    if isinstance(result["ours"], Exception):
-        raise result["ours"]
-    compare(result["ours"], result["theirs"])
-
-
 @pytest.fixture(scope="module", params=["computed", "table"])
 def results(request):
     """Every case, with int8 requantization forced to compute, or to look up a table."""
@@ -147,14 +87,8 @@ def test_quantize_matches_tflm(case, results):
 
 def test_evaluate_matches_tflm(results):
     """Constant folding gives TFLM's values."""
-    for case in CASES:
-        r = results[_case_id(case)]
-        graph, _ = mcugen.compiler.load(r["model"])
-        op = graph.operators[r["op"]]
-        for xs, want in zip(r["inputs"], r["theirs"]):
-            graph.tensor(op.inputs[0]).data = xs[0]
-            [got] = mcugen.ops.quantize.evaluate(op, graph)
-            np.testing.assert_array_equal(got, want[0], err_msg=_case_id(case))
+    for cid, [got], want in evaluated(results, mcugen.ops.quantize.evaluate):
+        np.testing.assert_array_equal(got, want[0], err_msg=cid)
 
 
 def test_out_of_range_floats_saturate():

@@ -3,26 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from op_harness import TFLM_ARENA, run_mcugen
 from tflite_builder import ModelBuilder
 
 import mcugen
 from mcugen import compiler
 from mcugen.reference import run_tflm_batch
-
-TFLM_ARENA = 1 << 20
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
 
 
 def _quant(dtype, scale=0.05, zero_point=-2):

@@ -9,15 +9,13 @@ import itertools
 
 import numpy as np
 import pytest
+from op_harness import assert_matches, check_case, evaluated, run_packed
 from tflite_builder import ModelBuilder
 
 import mcugen
 import mcugen.ops.resize
 from mcugen.ops.resize import bilinear_int_coords
-from mcugen.reference import run_tflm_batch
 
-TFLM_ARENA = 1 << 20  # small models: the default (10x the model size) is too small
-PACK = 12  # independent cases per model: one C build and one TFLM load serve them all
 # (batches, in_h, in_w, depth, out_h, out_w)
 GEOMETRIES = [
     (1, 3, 4, 3, 7, 9),     # upscale, odd factors
@@ -88,68 +86,6 @@ def _inputs(case, rng):
     return [[_random(dtype, shape, rng)], [_random(dtype, shape, rng)], [extremes]]
 
 
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for got, want in zip(got_set, want_set, strict=True):
-            assert got.dtype == want.dtype and got.shape == want.shape
-            if got.dtype == np.float32:
-                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(want).max())))
-            else:
-                np.testing.assert_array_equal(got, want)
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def run_packed(cases, case_id, add_case, make_inputs, rng, pack=PACK):
-    """Packs `pack` cases at a time into one model (each case its own inputs, op and outputs),
-    runs TFLM and mcugen on it, and returns {case id: dict(ours, theirs, inputs, model, op)}:
-    per input set, that case's outputs from each, its own inputs, the packed model and the
-    case's operator index there. `ours` is the exception when mcugen refused the pack."""
-    jobs, layout = [], []
-    for start in range(0, len(cases), pack):
-        group = cases[start:start + pack]
-        mb = ModelBuilder()
-        inputs, counts = [], []
-        for k, case in enumerate(group):
-            n_outputs = len(mb.outputs)
-            add_case(mb, f"_{k}", case, rng)
-            inputs.append(make_inputs(case, rng))
-            counts.append(len(mb.outputs) - n_outputs)
-        sets = [[x for xs in inputs for x in xs[s]] for s in range(len(inputs[0]))]
-        jobs.append((mb.build(), sets))
-        layout.append((group, inputs, counts))
-    results = {}
-    for (model, sets), theirs, (group, inputs, counts) in zip(jobs, run_tflm_batch(jobs, arena_size=TFLM_ARENA), layout):
-        try:
-            ours = run_mcugen(model, sets)
-        except Exception as e:  # noqa: BLE001 - reported by each case's test
-            ours = e
-        ends = np.cumsum(counts)
-        for k, case in enumerate(group):
-            part = slice(ends[k] - counts[k], ends[k])
-            results[case_id(case)] = dict(
-                ours=ours if isinstance(ours, Exception) else [o[part] for o in ours],
-                theirs=[t[part] for t in theirs], inputs=inputs[k], model=model, op=k)
-    return results
-
-
-def check_case(result, compare):
-    if isinstance(result["ours"], Exception):
-        raise result["ours"]
-    compare(result["ours"], result["theirs"])
-
-
 @pytest.fixture(scope="module")
 def results():
     return run_packed(CASES, _case_id, add_resize, _inputs, np.random.default_rng(123))
@@ -162,14 +98,8 @@ def test_resize_matches_tflm(case, results):
 
 def test_evaluate_matches_tflm(results):
     """Constant folding (numpy from the same tables) gives TFLM's values, float bilinear exactly."""
-    for case in CASES:
-        r = results[_case_id(case)]
-        graph, _ = mcugen.compiler.load(r["model"])
-        op = graph.operators[r["op"]]
-        for xs, want in zip(r["inputs"], r["theirs"]):
-            graph.tensor(op.inputs[0]).data = xs[0]
-            [got] = mcugen.ops.resize.evaluate(op, graph)
-            np.testing.assert_array_equal(got, want[0], err_msg=_case_id(case))
+    for cid, [got], want in evaluated(results, mcugen.ops.resize.evaluate):
+        np.testing.assert_array_equal(got, want[0], err_msg=cid)
 
 
 def test_bilinear_int_coords_match_tflm_rounding():

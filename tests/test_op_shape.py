@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_input
+from op_harness import TFLM_ARENA, random_inputs, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen import compiler, passes
 from mcugen.reference import run_litert, run_tflm_batch
 
-TFLM_ARENA = 1 << 20
 SHAPES = [(7,), (2, 3), (1, 4, 4, 3), (2, 1, 3, 1, 2)]
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
 
 
 def shape_model(out_type):
@@ -44,9 +29,7 @@ def shape_model(out_type):
 
 
 def _sets(model):
-    rng = np.random.default_rng(0)
-    details = mcugen.Interpreter(model_content=model).get_input_details()
-    return [[random_input(tuple(d["shape"]), d["dtype"], rng) for d in details]]
+    return random_inputs(model, np.random.default_rng(0), sets=1)
 
 
 def _check(model, expected):

@@ -9,41 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_input
+from op_harness import TFLM_ARENA, assert_identical, random_inputs, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen import compiler
 from mcugen.errors import Unsupported
 from mcugen.ops import slicing
 from mcugen.reference import run_litert, run_tflm_batch
-
-TFLM_ARENA = 1 << 20
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, (k, got.shape, want.shape)
-            np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
-
-
-def random_inputs(model, rng, sets=2):
-    details = mcugen.Interpreter(model_content=model).get_input_details()
-    return [[random_input(tuple(d["shape"]), d["dtype"], rng) for d in details] for _ in range(sets)]
 
 
 def _q(dtype):
@@ -107,7 +79,7 @@ def random_model(dtype, seed, count, ranks):
 def test_random_strided_slices_match_tflm(dtype, seed):
     model = random_model(dtype, seed, 40, (1, 2, 3, 4))
     sets = random_inputs(model, np.random.default_rng(seed))
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_identical(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
 
 
 @pytest.mark.parametrize("dtype,seed,ranks", [("float32", 8, (5,)), ("int64", 9, (2, 3)), ("uint8", 10, (3, 4))])
@@ -115,7 +87,7 @@ def test_random_strided_slices_match_litert(dtype, seed, ranks):
     """TFLM stops at rank 4 and has no int64 or uint8 STRIDED_SLICE."""
     model = random_model(dtype, seed, 25, ranks)
     sets = random_inputs(model, np.random.default_rng(seed))
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_identical(run_mcugen(model, sets), run_litert(model, sets))
 
 
 LITERT_ONLY = [  # (shape, begin, end, strides, masks): TFLM refuses all of these
@@ -136,7 +108,7 @@ def test_ellipsis_new_axis_and_offset_match_litert():
         add_strided_slice(mb, "float32", shape, b, e, s, f"l{i}", **masks)
     model = mb.build()
     sets = random_inputs(model, np.random.default_rng(11))
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_identical(run_mcugen(model, sets), run_litert(model, sets))
     refused = run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA, errors="return")[0]
     assert isinstance(refused, Exception)  # if TFLM learns these, test against it instead
 
@@ -160,7 +132,7 @@ def test_slice_matches_tflm(dtype, index_dtype):
         add_slice(mb, dtype, shape, begin, size, f"s{i}", index_dtype)
     model = mb.build()
     sets = random_inputs(model, np.random.default_rng(12))
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_identical(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
 
 
 def test_whole_slices_alias_and_runs_are_single_copies():

@@ -129,3 +129,87 @@ def test_output_quantization_must_be_the_converters(dout, quant):
     model = build_softmax("int8", dout, (1, 10), 0.1, 0, 1.0, out_quant=quant)
     with pytest.raises(ValueError, match="zero point"):
         mcugen.Interpreter(model_content=model)
+
+
+# ---- int16 -> int16: TFLM's SoftmaxInt16 (exp and 1/(1+x) tables with interpolation) -----------
+INT16_OUT = dict(scale=1 / 32768, zero_point=0)
+# (shape, input scale, beta); the first scale * beta maps input steps 1:1 onto the exp table.
+INT16_CASES = [
+    ((1, 10), 10 / 65535, 1.0),
+    ((3, 7), 1 / 3276.8, 1.0),
+    ((2, 3, 33), 0.001, 0.7),
+    ((1, 1000), 1 / 3000, 1.0),
+    ((4, 5), 0.0001, 2.0),
+    ((2, 64), 0.05, 1.0),        # coarse: the rescaling shifts left, most exps are cut off
+    ((1, 1), 0.001, 1.0),        # a single element is 1.0
+]
+
+
+def _int16_inputs(shape, rng):
+    sets = [rng.integers(-32768, 32768, shape, dtype=np.int16),
+            rng.integers(-3000, 3000, shape, dtype=np.int16),  # values close together
+            np.full(shape, -77, np.int16)]                      # all equal
+    one_hot = np.full(shape, -32768, np.int16)
+    one_hot[..., -1] = 32767  # a single winner with the largest gap
+    return [[x] for x in sets + [one_hot]]
+
+
+@pytest.fixture(scope="module")
+def int16_references():
+    """Every int16 case side by side in one model (one C build), and TFLM's outputs."""
+    rng = np.random.default_rng(16)
+    mb = ModelBuilder()
+    for k, (shape, scale, beta) in enumerate(INT16_CASES):
+        x = mb.add_input(f"x{k}", shape, "int16", scale=scale, zero_point=0)
+        y = mb.add_tensor(f"y{k}", shape, "int16", **INT16_OUT)
+        mb.add_op("SOFTMAX", [x], [y], dict(beta=beta))
+        mb.mark_output(y)
+    model = mb.build()
+    per_case = [_int16_inputs(shape, rng) for shape, _, _ in INT16_CASES]
+    sets = [[case[i][0] for case in per_case] for i in range(4)]
+    (expected,) = run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)
+    return model, sets, expected
+
+
+def test_int16_softmax_matches_tflm(int16_references):
+    model, sets, expected = int16_references
+    for k, (got, want) in enumerate(zip(zip(*run_mcugen(model, sets)), zip(*expected))):
+        try:
+            assert_matches([list(got)], [list(want)])
+        except AssertionError as e:
+            raise AssertionError(f"case {INT16_CASES[k]}: {e}") from None
+
+
+def test_int16_every_input_difference():
+    """Rows [32767, 32767 - d] (and reversed) for all 65536 differences d over several scales and
+    betas: with scale * beta = 10/65535 this reads every exp table segment at every interpolation
+    offset, and the row sums walk the whole 1/(1 + x) table."""
+    rng = np.random.default_rng(17)
+    d = np.arange(65536)
+    rows = np.stack([np.full(65536, 32767), 32767 - d], axis=1).astype(np.int16)
+    params = [(10 / 65535, 1.0), (1 / 3276.8, 1.0), (0.0007, 0.8), (0.00002, 1.0)]
+    mb = ModelBuilder()
+    for k, (scale, beta) in enumerate(params):
+        x = mb.add_input(f"x{k}", rows.shape, "int16", scale=scale, zero_point=0)
+        y = mb.add_tensor(f"y{k}", rows.shape, "int16", **INT16_OUT)
+        mb.add_op("SOFTMAX", [x], [y], dict(beta=beta))
+        mb.mark_output(y)
+    model = mb.build()
+    sets = [[rows] * len(params), [rows[:, ::-1].copy()] * len(params),
+            [rng.integers(-32768, 32768, rows.shape, dtype=np.int16) for _ in params]]
+    (expected,) = run_tflm_batch([(model, sets)], arena_size=1 << 23)
+    assert len(np.unique(expected[0][0])) > 20000  # many distinct outputs: the tables are exercised
+    assert_matches(run_mcugen(model, sets), expected)
+
+
+@pytest.mark.parametrize("x_zp,out_quant", [(0, dict(scale=1 / 32768, zero_point=-32768)),
+                                            (0, dict(scale=1 / 65536, zero_point=0)),
+                                            (3, INT16_OUT)])
+def test_int16_quantization_must_be_the_converters(x_zp, out_quant):
+    mb = ModelBuilder()
+    x = mb.add_input("x", (1, 10), "int16", scale=0.001, zero_point=x_zp)
+    y = mb.add_tensor("y", (1, 10), "int16", **out_quant)
+    mb.add_op("SOFTMAX", [x], [y], dict(beta=1.0))
+    mb.mark_output(y)
+    with pytest.raises(ValueError, match="zero point"):
+        mcugen.Interpreter(model_content=mb.build())

@@ -6,41 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_input
+from op_harness import TFLM_ARENA, assert_identical, random_inputs, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen import compiler
 from mcugen.errors import Unsupported
 from mcugen.ops import split
 from mcugen.reference import run_litert, run_tflm_batch
-
-TFLM_ARENA = 1 << 20
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
-
-
-def random_inputs(model, rng, sets=2):
-    details = mcugen.Interpreter(model_content=model).get_input_details()
-    return [[random_input(tuple(d["shape"]), d["dtype"], rng) for d in details] for _ in range(sets)]
 
 
 def _q(dtype):
@@ -93,14 +65,14 @@ def sweep_model(dtype, opcode):
 def test_split_matches_tflm(opcode, dtype):
     model = sweep_model(dtype, opcode)
     sets = random_inputs(model, np.random.default_rng(1))
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_identical(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
 
 
 @pytest.mark.parametrize("opcode,dtype", [("SPLIT", "uint8"), ("SPLIT_V", "int64"), ("SPLIT_V", "uint8")])
 def test_split_matches_litert(opcode, dtype):
     model = sweep_model(dtype, opcode)
     sets = random_inputs(model, np.random.default_rng(2))
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_identical(run_mcugen(model, sets), run_litert(model, sets))
 
 
 def test_one_output_aliases_and_plan_reads_each_piece_once():

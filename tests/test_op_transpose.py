@@ -10,42 +10,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import random_input
+from op_harness import TFLM_ARENA, assert_identical, random_inputs, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen import compiler
 from mcugen.errors import Unsupported
 from mcugen.ops import transpose
 from mcugen.ops.strided_copy import Part, simplify
 from mcugen.reference import run_litert, run_tflm_batch
-
-TFLM_ARENA = 1 << 20
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
-
-
-def random_inputs(model, rng, sets=2):
-    details = mcugen.Interpreter(model_content=model).get_input_details()
-    return [[random_input(tuple(d["shape"]), d["dtype"], rng) for d in details] for _ in range(sets)]
 
 
 def add_transpose(mb, dtype, shape, perm, name):
@@ -79,7 +51,7 @@ def sweep_model(dtype, ranks, limit=24):
 def test_transpose_matches_tflm(dtype):
     model = sweep_model(dtype, (1, 2, 3, 4, 5))
     sets = random_inputs(model, np.random.default_rng(1))
-    assert_matches(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
+    assert_identical(run_mcugen(model, sets), run_tflm_batch([(model, sets)], arena_size=TFLM_ARENA)[0])
 
 
 @pytest.mark.parametrize("dtype,ranks", [("float32", (6,)), ("int32", (2, 4)), ("int64", (3,)), ("uint8", (4,)),
@@ -88,7 +60,7 @@ def test_transpose_matches_litert(dtype, ranks):
     """TFLM stops at rank 5 and transposes only int8, int16 and float32."""
     model = sweep_model(dtype, ranks, limit=12)
     sets = random_inputs(model, np.random.default_rng(2))
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_identical(run_mcugen(model, sets), run_litert(model, sets))
 
 
 def test_negative_permutation_entries_match_litert():
@@ -101,7 +73,7 @@ def test_negative_permutation_entries_match_litert():
     mb.mark_output(y)
     model = mb.build()
     sets = random_inputs(model, np.random.default_rng(3))
-    assert_matches(run_mcugen(model, sets), run_litert(model, sets))
+    assert_identical(run_mcugen(model, sets), run_litert(model, sets))
 
 
 def test_merged_loops_and_aliases():

@@ -7,41 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_input
+from op_harness import TFLM_ARENA, assert_matches, random_inputs, run_mcugen
 from tflite_builder import ModelBuilder
 
 import mcugen
 from mcugen import compiler, passes
 from mcugen.reference import run_tflm_batch
 
-TFLM_ARENA = 1 << 20
-
-
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
 
 def check_against_tflm(model, sets=2, seed=0):
-    rng = np.random.default_rng(seed)
-    details = mcugen.Interpreter(model_content=model).get_input_details()
-    input_sets = [[random_input(tuple(d["shape"]), d["dtype"], rng) for d in details] for _ in range(sets)]
+    input_sets = random_inputs(model, np.random.default_rng(seed), sets)
     expected = run_tflm_batch([(model, input_sets)], arena_size=TFLM_ARENA)[0]
-    for got_set, want_set in zip(run_mcugen(model, input_sets), expected, strict=True):
-        for k, (got, want) in enumerate(zip(got_set, want_set, strict=True)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            if got.dtype == np.float32:
-                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"output {k}")
-            else:
-                np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
+    assert_matches(run_mcugen(model, input_sets), expected, atol=1e-6)
 
 
 def steps(model):

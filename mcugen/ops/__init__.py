@@ -16,14 +16,14 @@ class OpInfo(NamedTuple):
 
 
 REGISTRY = {
-    "ADD": OpInfo("add", "int8, float32", "broadcasting up to 4-D"),
+    "ADD": OpInfo("add", "int8, int16, float32", "broadcasting up to 4-D"),
     "AVERAGE_POOL_2D": OpInfo("pooling", "int8, float32", "SAME/VALID, fused activation"),
-    "CONV_2D": OpInfo("conv2d", "int8, float32", "strides, SAME/VALID, dilation, per-channel or per-tensor weights"),
-    "DEPTHWISE_CONV_2D": OpInfo("depthwise_conv2d", "int8, float32", "depth multiplier, dilation"),
-    "FULLY_CONNECTED": OpInfo("fully_connected", "int8, float32", "per-tensor or per-channel weights, batches"),
+    "CONV_2D": OpInfo("conv2d", "int8, int16x8, float32, hybrid float32 with int8 weights", "strides, SAME/VALID, dilation, per-channel or per-tensor weights; int16x8 with int64 or int32 bias"),
+    "DEPTHWISE_CONV_2D": OpInfo("depthwise_conv2d", "int8, int16x8, float32, hybrid float32 with int8 weights", "depth multiplier, dilation; int16x8 with int64 bias"),
+    "FULLY_CONNECTED": OpInfo("fully_connected", "int8, int16x8, float32, hybrid float32 with int8 weights", "per-tensor or per-channel weights, batches; int16x8 with int64 or int32 bias"),
     "MAX_POOL_2D": OpInfo("pooling", "int8, float32", "SAME/VALID, fused activation"),
     "RESHAPE": OpInfo("reshape", "any", "no code: the output shares the input's bytes"),
-    "SOFTMAX": OpInfo("softmax", "int8 -> int8/int16, float32", "last axis, any beta"),
+    "SOFTMAX": OpInfo("softmax", "int8 -> int8/int16, int16 -> int16, float32", "last axis, any beta"),
     "SUB": OpInfo("elementwise_binary", "int8, int32, float32", "broadcasting up to 4-D"),
     "MUL": OpInfo("elementwise_binary", "int8, int16, int32, float32", "broadcasting up to 4-D"),
     "MAXIMUM": OpInfo("elementwise_binary", "int8, int16, int32, float32", "broadcasting up to 4-D"),

@@ -5,7 +5,8 @@ input scale with multipliers from QuantizeMultiplierSmallerThanOneExp, summed, a
 the output scale, every multiply with TFLM's two-step rounding. Each input's scaled value depends
 on that int8 value alone, so for larger tensors (>= TABLE_MIN_ELEMENTS outputs) both are
 precomputed here into 256-entry int32 tables (2 KiB of flash) and the C kernel does only the
-output requantization per element.
+output requantization per element. int16 is TFLM's general int16 path: the same arithmetic with
+15 bits of headroom instead of 20 (and zero points allowed), computed per element.
 
 Broadcasting is planned here: dimensions of size 1 in the output are dropped and neighbouring
 dimensions that broadcast the same way are merged, leaving at most 4 loops for the C kernel with
@@ -23,6 +24,7 @@ from ..quant import multiply_by_quantized_multiplier
 OPCODES = ("ADD",)
 
 LEFT_SHIFT_INT8 = 20  # TFLM's headroom for int8 inputs before rescaling
+LEFT_SHIFT_INT16 = 15  # and for int16 inputs
 MAX_LOOPS = 4
 TABLE_MIN_ELEMENTS = 256  # below this the tables' flash costs more than the time they save
 
@@ -73,7 +75,7 @@ def lower(op, graph) -> KernelCall:
     activation = op.options.get("fused_activation_function", "NONE")
     require(activation in quant.SUPPORTED_ACTIVATIONS, f"fused activation {activation} is not supported")
     require(a.dtype == b.dtype == y.dtype, f"input dtypes {a.dtype}, {b.dtype} and output dtype {y.dtype} must be equal")
-    require_dtypes([a, b, y], ("int8", "float32"))
+    require_dtypes([a, b, y], ("int8", "int16", "float32"))
     sizes, strides1, strides2 = broadcast_plan(a.shape, b.shape, y.shape)
     loops = dict(zip(("size0", "size1", "size2", "size3"), sizes))
     loops.update(zip(("in1_stride0", "in1_stride1", "in1_stride2", "in1_stride3"), strides1))
@@ -86,23 +88,27 @@ def lower(op, graph) -> KernelCall:
         return KernelCall("mg_add_f32", "mg_add", "mg_add_f32_params", dict(loops, act_min=lo, act_max=hi),
                           args, macs=y.size)
 
-    require(all(t.quant is not None for t in (a, b, y)), "int8 ADD needs quantized inputs and output")
+    require(all(t.quant is not None for t in (a, b, y)), f"{y.dtype} ADD needs quantized inputs and output")
+    left_shift, qmin, qmax = ((LEFT_SHIFT_INT16, quant.INT16_MIN, quant.INT16_MAX) if y.dtype == "int16"
+                              else (LEFT_SHIFT_INT8, quant.INT8_MIN, quant.INT8_MAX))
     # TFLM computes in double from the float32 scales.
     scale1, scale2, scale_out = float(a.scale), float(b.scale), float(y.scale)
     require(min(scale1, scale2, scale_out) > 0, f"scales must be positive, got {scale1}, {scale2} and {scale_out}")
     twice_max_input_scale = 2.0 * max(scale1, scale2)
-    real_out = twice_max_input_scale / ((1 << LEFT_SHIFT_INT8) * scale_out)
+    real_out = twice_max_input_scale / ((1 << left_shift) * scale_out)
     require(0.0 < real_out < 1.0,
             f"output scale {scale_out} is too small for input scales {scale1}, {scale2} (TFLM rejects it)")
     in1_mult, in1_shift = _smaller_than_one(scale1 / twice_max_input_scale)
     in2_mult, in2_shift = _smaller_than_one(scale2 / twice_max_input_scale)
     out_mult, out_shift = _smaller_than_one(real_out)
-    lo, hi = quant.activation_range_quantized(activation, scale_out, y.zero_point)
-    params = dict(loops, left_shift=LEFT_SHIFT_INT8,
+    lo, hi = quant.activation_range_quantized(activation, scale_out, y.zero_point, qmin, qmax)
+    params = dict(loops, left_shift=left_shift,
                   input1_offset=-a.zero_point, input1_multiplier=in1_mult, input1_shift=in1_shift,
                   input2_offset=-b.zero_point, input2_multiplier=in2_mult, input2_shift=in2_shift,
                   output_offset=y.zero_point, output_multiplier=out_mult, output_shift=out_shift,
                   act_min=lo, act_max=hi)
+    if y.dtype == "int16":
+        return KernelCall("mg_add_s16", "mg_add", "mg_add_s16_params", params, args, macs=y.size)
     kernel = "mg_add_s8"
     if y.size >= TABLE_MIN_ELEMENTS:
         kernel = "mg_add_s8_table"
