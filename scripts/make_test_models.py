@@ -344,6 +344,9 @@ def main() -> None:
     for name, (build, seed, variants) in OP_MODELS.items():
         if args.only is not None and name not in args.only:
             continue
+        # A fresh session: layer names (which end up in the file) and initializer streams must not
+        # depend on which models were built before this one.
+        keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
         model = build()
         _randomize_params(model, seed)

@@ -183,12 +183,6 @@ def parse_outputs(stdout: str, graph) -> list[list[np.ndarray]]:
     return rounds
 
 
-def interpreter_outputs(content: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    """mcugen.Interpreter's outputs for one input set."""
-    [outs] = run_mcugen(content, [inputs])
-    return outs
-
-
 def _start(cmd, cwd, env=None):
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -2,7 +2,7 @@
 
 For every shared model (skipped only while mcugen reports it unsupported) and a few built models:
 - each generated .c compiles with `-std=c99 -Wall -Wextra -Werror -pedantic` under gcc and clang;
-- a C main written here (fill inputs, invoke twice, print outputs) builds with ASan and UBSan
+- a C main (op_harness.main_c: fill inputs, invoke twice, print outputs) builds with ASan and UBSan
   (`-fno-sanitize-recover=all`, so any report fails the run), runs clean, and prints exactly what
   mcugen.Interpreter (the same C, built by the host target at -O3) returns for the same input.
 The two builds differ in compiler flags only, so their outputs must be bit-identical; agreement with
@@ -10,30 +10,19 @@ TFLM is the business of the op and model tests.
 """
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import MODELS_DIR, random_input, shared_model_names
+from op_harness import COMPILERS, NAME, check_strict_c, run_mcugen
 from tflite_builder import ModelBuilder
 
-import mcugen
 from mcugen import codegen, compiler
 from mcugen.errors import UnsupportedError
-from mcugen.ir import c_type, np_dtype
-
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
-SANITIZE = ["-std=c99", "-O1", "-g", "-fno-omit-frame-pointer", "-ffp-contract=off",
-            "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:halt_on_error=1",
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
-COMPILERS = ["gcc", "clang"]
-NAME = "net"
-TIMEOUT = 300
+from mcugen.ir import np_dtype
 
 # ---- built models: every op of the first release, int8 and float -----------------------------
 
@@ -118,83 +107,7 @@ def _model_bytes(case: str) -> bytes:
     return BUILT[case]()
 
 
-# ---- the C main ----------------------------------------------------------------------------------
-
-
-def _c_literal(values: np.ndarray) -> str:
-    flat = values.reshape(-1)
-    if flat.dtype.kind == "f":
-        items = [float(v).hex() + "f" for v in flat.tolist()]  # hex floats are exact
-    else:
-        items = ["(-2147483647 - 1)" if v == -2**31 else str(v) for v in flat.tolist()]
-    return ",\n".join("    " + ", ".join(items[i:i + 16]) for i in range(0, len(items), 16))
-
-
-def _main_c(inputs: list[np.ndarray], graph) -> str:
-    lines = ["#include <stdio.h>", "#include <string.h>", "", f'#include "{NAME}.h"', ""]
-    for k, (t, x) in enumerate(zip(graph.inputs, inputs)):
-        lines += [f"static const {c_type(graph.tensor(t).dtype)} input{k}[{x.size}] = {{", _c_literal(x), "};"]
-    lines += ["", "int main(void) {", "    int round;", "    for (round = 0; round < 2; round++) {"]
-    for k in range(len(inputs)):
-        lines.append(f"        memcpy({NAME}_input({k}), input{k}, sizeof input{k});")
-    lines += [f"        if ({NAME}_invoke() != 0) {{", '            fprintf(stderr, "invoke failed\\n");',
-              "            return 1;", "        }"]
-    for k, t in enumerate(graph.outputs):
-        tensor = graph.tensor(t)
-        ctype = c_type(tensor.dtype)
-        fmt, cast = (" %a", "(double)") if tensor.dtype == "float32" else (" %ld", "(long)")
-        lines += ["        {",
-                  f"            const {ctype} *out = (const {ctype} *){NAME}_output({k});",
-                  "            size_t i;",
-                  f'            printf("output{k}");',
-                  f"            for (i = 0; i < {tensor.size}; i++) printf(\"{fmt}\", {cast}out[i]);",
-                  '            printf("\\n");',
-                  "        }"]
-    lines += ["    }", "    return 0;", "}", ""]
-    return "\n".join(lines)
-
-
-def _parse_outputs(stdout: str, graph) -> list[list[np.ndarray]]:
-    """Per round, per output: the printed values as arrays of the output's dtype and shape."""
-    rows = stdout.strip().splitlines()
-    n = len(graph.outputs)
-    assert len(rows) == 2 * n, stdout[-2000:]
-    rounds = []
-    for r in range(2):
-        outs = []
-        for k, t in enumerate(graph.outputs):
-            tensor = graph.tensor(t)
-            label, *values = rows[r * n + k].split()
-            assert label == f"output{k}"
-            dtype = np.dtype(np_dtype(tensor.dtype))
-            parsed = [float.fromhex(v) for v in values] if dtype.kind == "f" else [int(v) for v in values]
-            outs.append(np.array(parsed, dtype=dtype).reshape(tensor.shape))
-        rounds.append(outs)
-    return rounds
-
-
-def _interpreter_outputs(content: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    it = mcugen.Interpreter(model_content=content)
-    it.allocate_tensors()
-    for d, x in zip(it.get_input_details(), inputs):
-        it.set_tensor(d["index"], x)
-    it.invoke()
-    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
-
-
-def _start(cmd, cwd, env=None):
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _finish(proc, what: str) -> str:
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail(f"{what}: timed out")
-    assert proc.returncode == 0, f"{what} failed ({proc.returncode}):\n{' '.join(proc.args)}\n{err[-6000:]}"
-    return out
+# ---- the test (the C main, builds and run: op_harness.check_strict_c) ------------------------------
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -211,42 +124,13 @@ def test_generated_c_is_strict_and_sanitizer_clean(case, tmp_path):
         program = compiler.compile_graph(graph, digest)
     except UnsupportedError as e:
         pytest.skip(f"not supported yet: {e}")
-    files = codegen.render(program, NAME, case)
-    src = tmp_path / "src"
-    src.mkdir()
-    for fname, text in files.items():
-        (src / fname).write_text(text)
     seed = zlib.crc32(case.encode())
     rng = np.random.default_rng(seed)
     inputs = [random_input(graph.tensor(t).shape, np_dtype(graph.tensor(t).dtype), rng)
               for t in graph.inputs]
-    (src / "main.c").write_text(_main_c(inputs, graph))
-    sources = sorted(f for f in os.listdir(src) if f.endswith(".c"))
-
-    procs = []
-    for cc in COMPILERS:  # strict builds of every .c (main.c too: the header must be strict-clean to use)
-        objdir = tmp_path / f"obj_{cc}"
-        objdir.mkdir()
-        procs.append((_start([cc, *STRICT, "-I", str(src), "-c", *[str(src / f) for f in sources]], objdir),
-                      f"{cc} strict"))
-    sanitizer_cc = COMPILERS[seed % 2]  # both compilers' sanitizers get used across the cases
-    exe = tmp_path / "prog"
-    procs.append((_start([sanitizer_cc, *SANITIZE, "-I", str(src), "-o", str(exe),
-                          *[str(src / f) for f in sources], "-lm"], tmp_path), f"{sanitizer_cc} sanitized build"))
-    expected = _interpreter_outputs(content, inputs)
-    for proc, what in procs:
-        _finish(proc, what)
-
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=TIMEOUT,
-                         env=dict(os.environ, **SAN_ENV))
-    assert run.returncode == 0, f"sanitized run failed ({run.returncode}):\n{run.stderr[-6000:]}"
-    assert "runtime error" not in run.stderr and "Sanitizer" not in run.stderr, run.stderr[-6000:]
-    rounds = _parse_outputs(run.stdout, graph)
-    for outs in rounds:  # the second invoke must give what the first gave
-        assert len(outs) == len(expected)
-        for k, (got, want) in enumerate(zip(outs, expected)):
-            assert got.dtype == want.dtype and got.shape == want.shape, k
-            np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
+    # Both invokes must print what the first gave; both compilers' sanitizers get used across the cases.
+    check_strict_c(tmp_path, graph, codegen.render(program, NAME, case), inputs,
+                   lambda: 2 * run_mcugen(content, [inputs]), sanitizer_cc=COMPILERS[seed % 2])
 
 
 def test_every_shared_model_is_covered():

@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 import pytest
 from conftest import MODELS_DIR, shared_model
-from test_c_strict import NAME, SAN_ENV, SANITIZE, STRICT, TIMEOUT, _interpreter_outputs, _main_c, _parse_outputs
+from op_harness import NAME, check_strict_c
 from tflite_builder import ModelBuilder
 
 import mcugen
@@ -527,29 +527,9 @@ def test_generated_c_is_strict_and_sanitizer_clean(tmp_path):
     graph, digest = compiler.load(content)
     program = compiler.compile_graph(graph, digest)
     assert sum(s.call.family == "mg_hybrid" for s in program.steps) == 4
-    src = tmp_path / "src"
-    src.mkdir()
-    for fname, text in codegen.render(program, NAME, "hybrid").items():
-        (src / fname).write_text(text)
     rng = np.random.default_rng(5)
     inputs = [rng.standard_normal(graph.tensor(graph.inputs[0]).shape).astype(F32)]
-    (src / "main.c").write_text(_main_c(inputs, graph))
-    sources = sorted(str(src / f) for f in os.listdir(src) if f.endswith(".c"))
-    procs = []
-    for cc in ("gcc", "clang"):
-        (tmp_path / cc).mkdir()
-        procs.append(subprocess.Popen([cc, *STRICT, "-I", str(src), "-c", *sources], cwd=tmp_path / cc,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     # One sanitizer build here (clang); tests/test_c_strict.py also builds the shared hybrid model.
-    exe = tmp_path / "prog"
-    procs.append(subprocess.Popen(["clang", *SANITIZE, "-I", str(src), "-o", str(exe), *sources, "-lm"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    expected = _interpreter_outputs(content, inputs)
-    for proc in procs:
-        _, err = proc.communicate(timeout=TIMEOUT)
-        assert proc.returncode == 0, f"{' '.join(proc.args[:3])}...:\n{err[-4000:]}"
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=TIMEOUT, env=dict(os.environ, **SAN_ENV))
-    assert run.returncode == 0 and "runtime error" not in run.stderr, run.stderr[-4000:]
-    for outs in _parse_outputs(run.stdout, graph):  # both invokes give the -O3 host build's bits
-        for got, want in zip(outs, expected, strict=True):
-            np.testing.assert_array_equal(got, want)
+    # Both invokes give the -O3 host build's bits.
+    check_strict_c(tmp_path, graph, codegen.render(program, NAME, "hybrid"), inputs,
+                   lambda: 2 * run_mcugen_model(content, [inputs]))

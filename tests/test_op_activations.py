@@ -7,22 +7,18 @@ input's is checked against LiteRT (DESIGN.md: TFLM only clamps there).
 """
 from __future__ import annotations
 
-import os
-import subprocess
-
 import numpy as np
 import pytest
+from op_harness import NAME, TFLM_ARENA, check_strict_c, run_mcugen
 from tflite_builder import ModelBuilder
 
 from mcugen import quant
-import mcugen
 from mcugen import codegen, compiler
 from mcugen.errors import Unsupported
 from mcugen.frontend.tflite import load_model
 from mcugen.ops import activations
 from mcugen.reference import run_litert, run_tflm_batch
 
-TFLM_ARENA = 1 << 20
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8).reshape(2, 8, 16)
 ALL_INT16 = np.arange(-32768, 32768, dtype=np.int16).reshape(1, 65536)
 
@@ -31,19 +27,6 @@ ALL_INT16 = np.arange(-32768, 32768, dtype=np.int16).reshape(1, 65536)
 
 def q(scale, zero_point):
     return dict(scale=scale, zero_point=zero_point)
-
-
-def run_mcugen(model: bytes, input_sets) -> list[list[np.ndarray]]:
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
 
 
 def assert_close(got: np.ndarray, want: np.ndarray, what: str = "") -> None:
@@ -93,32 +76,9 @@ def random_like(shape, dtype, rng):
 def strict_c_check(model: bytes, tmp_path, input_sets: list[np.ndarray], sanitizer_cc: str = "clang") -> None:
     """The generated C builds with the strict flags under gcc and clang, runs clean under ASan and
     UBSan, and prints what mcugen.Interpreter returns (same C, other flags)."""
-    import test_c_strict as strict
-
     graph, digest = compiler.load(model)
-    files = codegen.render(compiler.compile_graph(graph, digest), strict.NAME, "activations")
-    src = tmp_path / "src"
-    src.mkdir()
-    for name, text in files.items():
-        (src / name).write_text(text)
-    (src / "main.c").write_text(strict._main_c(input_sets, graph))
-    sources = sorted(str(src / f) for f in os.listdir(src) if f.endswith(".c"))
-    procs = []
-    for cc in strict.COMPILERS:
-        objdir = tmp_path / f"obj_{cc}"
-        objdir.mkdir()
-        procs.append(strict._start([cc, *strict.STRICT, "-I", str(src), "-c", *sources], objdir))
-    exe = tmp_path / "prog"
-    procs.append(strict._start([sanitizer_cc, *strict.SANITIZE, "-I", str(src), "-o", str(exe), *sources, "-lm"], tmp_path))
-    for proc in procs:
-        strict._finish(proc, " ".join(proc.args[:2]))
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=strict.TIMEOUT,
-                         env=dict(os.environ, **strict.SAN_ENV))
-    assert run.returncode == 0 and "runtime error" not in run.stderr, run.stderr[-4000:]
-    expected = run_mcugen(model, [input_sets])[0]
-    for outs in strict._parse_outputs(run.stdout, graph):
-        for got, want in zip(outs, expected, strict=True):
-            np.testing.assert_array_equal(got, want)
+    files = codegen.render(compiler.compile_graph(graph, digest), NAME, "activations")
+    check_strict_c(tmp_path, graph, files, input_sets, lambda: 2 * run_mcugen(model, [input_sets]), sanitizer_cc)
 
 
 # ---- int8 unary: every input value, many quantizations --------------------------------------------

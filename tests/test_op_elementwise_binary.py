@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_op_activations import Branches, assert_close, q, random_like, run_mcugen, strict_c_check
+from op_harness import run_mcugen
+from test_op_activations import Branches, assert_close, q, random_like, strict_c_check
 
 import mcugen.ops.elementwise_binary as eb
 from mcugen.errors import Unsupported

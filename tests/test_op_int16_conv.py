@@ -8,12 +8,9 @@ requantization; every bias kind meets several geometries.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-
 import numpy as np
 import pytest
-from test_c_strict import COMPILERS, NAME, SAN_ENV, SANITIZE, STRICT, _finish, _main_c, _parse_outputs, _start
+from op_harness import NAME, check_strict_c
 from test_op_conv2d import ACTIVATIONS, SPREAD, TFLM_ARENA, assert_layers_match, run_mcugen
 from test_op_conv2d import GEOMETRIES as CONV_GEOMETRIES
 from test_op_conv2d import output_shape as conv_output_shape
@@ -225,32 +222,12 @@ def _pipeline_16x8() -> bytes:
 
 def test_16x8_pipeline_matches_tflm_and_is_strict_and_sanitizer_clean(tmp_path):
     """The generated C of the pipeline compiles under gcc and clang strict flags, runs clean under
-    ASan and UBSan, and gives TFLM's outputs (test_c_strict.py's check, for the 16x8 kernels)."""
+    ASan and UBSan, and gives TFLM's outputs (op_harness.check_strict_c, for the 16x8 kernels)."""
     content = _pipeline_16x8()
     graph, digest = compiler.load(content)
     files = codegen.render(compiler.compile_graph(graph, digest), NAME, "int16_pipeline")
-    src = tmp_path / "src"
-    src.mkdir()
-    for fname, text in files.items():
-        (src / fname).write_text(text)
     rng = np.random.default_rng(8)
     inputs = [rng.integers(-12000, 12000, graph.tensor(t).shape, dtype=np.int16) for t in graph.inputs]
-    (src / "main.c").write_text(_main_c(inputs, graph))
-    sources = [str(src / f) for f in sorted(os.listdir(src)) if f.endswith(".c")]
-    procs = []
-    for cc in COMPILERS:
-        objdir = tmp_path / f"obj_{cc}"
-        objdir.mkdir()
-        procs.append((_start([cc, *STRICT, "-I", str(src), "-c", *sources], objdir), f"{cc} strict"))
-    exe = tmp_path / "prog"
-    procs.append((_start(["clang", *SANITIZE, "-I", str(src), "-o", str(exe), *sources, "-lm"], tmp_path),
-                  "clang sanitized build"))
     (expected,) = run_tflm_batch([(content, [inputs])], arena_size=TFLM_ARENA)
-    for proc, what in procs:
-        _finish(proc, what)
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300, env=dict(os.environ, **SAN_ENV))
-    assert run.returncode == 0 and "runtime error" not in run.stderr, run.stderr[-6000:]
-    for outs in _parse_outputs(run.stdout, graph):
-        for got, want in zip(outs, expected[0], strict=True):
-            np.testing.assert_array_equal(got, want)
+    check_strict_c(tmp_path, graph, files, inputs, lambda: expected * 2)  # two invokes, same outputs
     assert len(np.unique(expected[0][0])) > 3 and len(np.unique(expected[0][1])) > 50

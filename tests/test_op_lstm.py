@@ -7,13 +7,12 @@ int8 weights, int32 biases at input x weight scale, int16 cell state with a powe
 """
 from __future__ import annotations
 
-import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import TESTS_DIR
+from op_harness import NAME, check_strict_c
 from tflite_builder import ModelBuilder
 
 import mcugen
@@ -317,32 +316,13 @@ def test_hybrid_weights_are_refused():
 def test_lstm_c_is_strict_and_sanitizer_clean(tmp_path):
     """An int8 and a float LSTM in one model: gcc and clang strict builds, an ASan+UBSan run of two
     invokes (state carried), identical to mcugen.Interpreter's first two invokes."""
-    from test_c_strict import SAN_ENV, SANITIZE, STRICT, _main_c, _parse_outputs
-
     rng = np.random.default_rng(9)
     mb = ModelBuilder()
     build_lstm(mb, rng, "a", 2, 3, 4, 5, dtype="int8", cell_clip=1.0, hidden_q=(0.01, -3), gain=6.0)
     build_lstm(mb, rng, "b", 3, 2, 3, 4, dtype="float32", time_major=True, cell_clip=2.0)
     model = mb.build()
     graph, digest = compiler.load(model)
-    files = codegen.render(compiler.compile_graph(graph, digest), "net", "lstm")
-    for fname, text in files.items():
-        (tmp_path / fname).write_text(text)
+    files = codegen.render(compiler.compile_graph(graph, digest), NAME, "lstm")
     inputs = input_sequence(model, rng, 1)[0]
-    (tmp_path / "main.c").write_text(_main_c(inputs, graph))
-    sources = sorted(str(p) for p in Path(tmp_path).glob("*.c"))
-    for cc in ("gcc", "clang"):
-        subprocess.run([cc, *STRICT, "-I", str(tmp_path), "-c", *sources], cwd=tmp_path, check=True,
-                       capture_output=True, text=True)
-    exe = tmp_path / "prog"
-    build = subprocess.run(["clang", *SANITIZE, "-I", str(tmp_path), "-o", str(exe), *sources, "-lm"],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr[-4000:]
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=dict(os.environ, **SAN_ENV))
-    assert run.returncode == 0 and "runtime error" not in run.stderr, run.stderr[-4000:]
-    rounds = _parse_outputs(run.stdout, graph)
-    carried, _ = run_mcugen(model, [inputs])
-    for r in range(2):
-        for got, want in zip(rounds[r], carried[r], strict=True):
-            np.testing.assert_array_equal(got, want)
+    rounds = check_strict_c(tmp_path, graph, files, inputs, lambda: run_mcugen(model, [inputs])[0], timeout=120)
     assert any(not np.array_equal(a, b) for a, b in zip(rounds[0], rounds[1]))  # the state was carried

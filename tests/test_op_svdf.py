@@ -7,12 +7,9 @@ quantization TFLM's kernel expects: int8 input and weights_feature, weights_time
 """
 from __future__ import annotations
 
-import os
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
+from op_harness import NAME, check_strict_c
 from test_op_lstm import TFLM_ARENA, assert_matches, check_against_tflm, input_sequence, run_mcugen
 from tflite_builder import ModelBuilder
 
@@ -165,8 +162,6 @@ def test_unsupported_variants_are_refused():
 def test_svdf_c_is_strict_and_sanitizer_clean(tmp_path):
     """int16-state, int8-state and float SVDF in one model: gcc and clang strict builds, an ASan+UBSan
     run of two invokes, identical to mcugen.Interpreter's first two invokes."""
-    from test_c_strict import SAN_ENV, SANITIZE, STRICT, _main_c, _parse_outputs
-
     rng = np.random.default_rng(4)
     mb = ModelBuilder()
     build_svdf(mb, rng, "a", 2, 6, 3, 2, 4, dtype="int8", gain=50.0)
@@ -174,25 +169,8 @@ def test_svdf_c_is_strict_and_sanitizer_clean(tmp_path):
     build_svdf(mb, rng, "c", 2, 4, 3, 2, 3, dtype="float32", activation="TANH")
     model = mb.build()
     graph, digest = compiler.load(model)
-    files = codegen.render(compiler.compile_graph(graph, digest), "net", "svdf")
-    for fname, text in files.items():
-        (tmp_path / fname).write_text(text)
+    files = codegen.render(compiler.compile_graph(graph, digest), NAME, "svdf")
     inputs = input_sequence(model, rng, 1)[0]
-    (tmp_path / "main.c").write_text(_main_c(inputs, graph))
-    sources = sorted(str(p) for p in Path(tmp_path).glob("*.c"))
-    for cc in ("gcc", "clang"):
-        strict = subprocess.run([cc, *STRICT, "-I", str(tmp_path), "-c", *sources], cwd=tmp_path,
-                                capture_output=True, text=True)
-        assert strict.returncode == 0, strict.stderr[-4000:]
-    exe = tmp_path / "prog"
-    build = subprocess.run(["gcc", *SANITIZE, "-I", str(tmp_path), "-o", str(exe), *sources, "-lm"],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr[-4000:]
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=dict(os.environ, **SAN_ENV))
-    assert run.returncode == 0 and "runtime error" not in run.stderr, run.stderr[-4000:]
-    rounds = _parse_outputs(run.stdout, graph)
-    carried, _ = run_mcugen(model, [inputs])
-    for r in range(2):
-        for got, want in zip(rounds[r], carried[r], strict=True):
-            np.testing.assert_array_equal(got, want)
+    rounds = check_strict_c(tmp_path, graph, files, inputs, lambda: run_mcugen(model, [inputs])[0],
+                            sanitizer_cc="gcc", timeout=120)
     assert any(not np.array_equal(a, b) for a, b in zip(rounds[0], rounds[1]))  # the window slid

@@ -147,6 +147,12 @@ def test_emulated_project_builds_offline_and_matches_host(board, model_path, wor
     assert re.search(r"^platform = symlink://\$\{PROJECT_DIR\}/mcugen_platform$", ini, re.M)
     assert not re.search(r"^(lib_deps|framework)\s*=", ini, re.M)
     assert json.loads((proj / "mcugen_platform" / "platform.json").read_text())["name"] == pio.LOCAL_PLATFORM
+    assert boards.load(board).platformio["platform"] == pio.LOCAL_PLATFORM
+    manifest = json.loads((proj / "mcugen_platform" / "boards" / f"{board}.json").read_text())
+    assert manifest["upload"]["maximum_size"] == boards.load(board).flash_bytes
+    from platformio.project.config import ProjectConfig
+
+    assert ProjectConfig.lint(str(proj / "platformio.ini"))["errors"] == []
 
     # Build with PlatformIO, offline: the registry is never needed.
     start = time.monotonic()

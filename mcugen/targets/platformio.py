@@ -283,6 +283,7 @@ def render_project(program: compiler.Program, name: str, board: boards.Board, mo
         uses_float=any(t["dtype"] == "float32" for t in outputs),
         uses_hex=any(t["dtype"] in ("float32", "int64") for t in outputs),
         counter_unit={"bm": "instructions", "micros": "us"}.get(counter, "cycles"),
+        counter_what={"bm": "executed instructions (QEMU -icount)", "micros": "time in microseconds"}.get(counter, "cycles"),
         counter_estimate=counter == "micros" and bool(board.clock_hz),
         cpu_mhz=(board.clock_hz or 0) // 1_000_000,
         wrap_seconds=f"{2**32 / board.clock_hz:.1f}" if board.clock_hz else "?",
