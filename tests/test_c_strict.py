@@ -107,7 +107,7 @@ def _model_bytes(case: str) -> bytes:
     return BUILT[case]()
 
 
-# ---- the test (the C main, builds and run: op_harness.check_strict_c) ------------------------------
+# ---- the test: op_harness.check_strict_c writes the C main, builds and runs it --------------
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,14 +10,13 @@ model: one C build and one LiteRT run per op kind.
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import zlib
 
 import numpy as np
 import pytest
 from conftest import MODELS_DIR, shared_model
 from op_harness import NAME, check_strict_c
+from op_harness import run_mcugen as run_mcugen_model
 from tflite_builder import ModelBuilder
 
 import mcugen
@@ -252,12 +251,6 @@ def input_sets(model: bytes, seed: int, asymmetric: list[bool]) -> list[list[np.
             xs.append(np.asarray(x, F32))
         sets.append(xs)
     return sets
-
-
-def run_mcugen_model(model, sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    return run_mcugen(it, sets)
 
 
 @pytest.fixture(scope="module")
