@@ -15,6 +15,35 @@ bias matters; int8 models are fully quantized with a representative data set, in
 
 The converter has no SVDF lowering from TensorFlow ops, so SVDF test models are built with
 tests/tflite_builder.py in tests/test_op_svdf.py instead.
+
+Models for tests/test_converter_models.py (each under 60 KB, own seed; variants: _float, _int8 with
+int8 in and out, _int8_floatio with float in and out around int8 ops, _int16x8 with int16
+activations and int8 weights; the ops listed are what TF 2.20's converter emits):
+    conv_dilated        CONV_2D (dilation 2, SAME), DEPTHWISE_CONV_2D (multiplier 2, dilation 2), PAD,
+                        TRANSPOSE_CONV (stride 2), MEAN, FULLY_CONNECTED, SOFTMAX
+    broadcast           three inputs; ADD, SUB, MUL, MAXIMUM, MINIMUM broadcasting, RESHAPE,
+                        CONCATENATION, SUM (two axes; keep_dims)
+    shapes              FULLY_CONNECTED, RESHAPE, TRANSPOSE, STRIDED_SLICE (negative stride), SLICE,
+                        SPLIT, SPLIT_V, PACK, UNPACK, GATHER, CONCATENATION, MUL, ADD, SUB; int8 also
+                        has requantizing QUANTIZE ops and a float UNPACK between DEQUANTIZE/QUANTIZE
+    activations         LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, PRELU, HARD_SWISH, SOFTMAX
+    resize              CONV_2D, RESIZE_NEAREST_NEIGHBOR (x2, 9x7 half-pixel), RESIZE_BILINEAR
+                        (half-pixel x2x3 and 7x9, align_corners 7x7)
+    attention           FULLY_CONNECTED (3-D), BATCH_MATMUL (adj_y, and plain), MUL, SOFTMAX,
+                        L2_NORMALIZATION, ARG_MAX (int32 output)
+    mobilenet_block     int8 and int8_floatio (QUANTIZE/DEQUANTIZE at the ends): CONV_2D,
+                        DEPTHWISE_CONV_2D (stride 2), residual ADD, AVERAGE_POOL_2D, MEAN,
+                        FULLY_CONNECTED, SOFTMAX
+    autoencoder         CONV_2D, FULLY_CONNECTED, ELU (float island in int8), RESHAPE,
+                        TRANSPOSE_CONV, LOGISTIC
+    audio_conv1d        open batch (shape signature -1): EXPAND_DIMS, CONV_2D, RESHAPE, MAX_POOL_2D,
+                        MEAN, FULLY_CONNECTED, SOFTMAX; also _int16x8
+    int16_ops           int16x8 only: QUANTIZE (int16 requantize), TANH, LOGISTIC, MUL, MINIMUM,
+                        MAXIMUM, RESIZE_NEAREST_NEIGHBOR
+    open_batch          float only, open batch: SPACE_TO_BATCH_ND, CONV_2D, BATCH_TO_SPACE_ND, and a
+                        run-time shape computation (SHAPE, GATHER, REDUCE_PROD, PACK) for a RESHAPE
+The converter never emits SQUEEZE here: tf.squeeze becomes RESHAPE (so does tf.expand_dims with a
+fixed batch).
 """
 from __future__ import annotations
 
@@ -154,12 +183,17 @@ def _shapes() -> keras.Model:
     s2 = tf.slice(x, [0, 1, 2], [1, 2, 4])
     halves = tf.split(x, 2, axis=2)
     parts = tf.split(x, [2, 3, 3], axis=2)  # SPLIT_V
-    packed = tf.stack([halves[1], halves[0]], axis=1)
+    # Not the SPLIT outputs themselves: in int8 each would get a requantizing QUANTIZE before the
+    # PACK, and the converter orders those two differently from run to run.
+    packed = tf.stack([halves[1] * 1.5, halves[0] + 0.25], axis=1)
     rows = tf.unstack(x, axis=1)
     g = tf.gather(x, [3, 0, 2, 2], axis=2)
     e = tf.expand_dims(parts[1], axis=2)
     q = tf.squeeze(e, axis=2)
-    out1 = tf.concat([s1, s2 * 2.0], axis=2)
+    # Every UNPACK output used: with some unused, the converter's int8 pass sometimes leaves the
+    # UNPACK in float and sometimes not (run to run).
+    mixed = tf.stack([rows[1] * rows[2], rows[3] - rows[4]], axis=1)
+    out1 = tf.concat([s1, s2 * 2.0, mixed], axis=2)
     out2 = packed + tf.expand_dims(tf.stack([rows[5], rows[0]], axis=1)[:, :, :4], 2)
     out3 = tf.concat([g, q, parts[0] - parts[2][:, :, :2]], axis=2)
     return keras.Model(inp, [rt, out1, out2, out3])
