@@ -105,7 +105,7 @@ def bench(models: list[str], repeats: int = 50, tflm_arena: bool = True) -> int:
 
     print("\nmemory (KiB): mcugen arena vs TFLM's smallest working arena and the lower bound; code/weights compiled for "
           f"{rows[0]['target'] if rows else '?'}")
-    print(f"| model | arena | TFLM arena | lower bound | code | weights+consts |")
+    print("| model | arena | TFLM arena | lower bound | code | weights+consts |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {kib(r['arena'])} | {kib(r['tflm_arena'])} | {kib(r['bound'])} | {kib(r['code'])} | {kib(r['weights'])} |")

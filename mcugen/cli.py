@@ -128,8 +128,6 @@ def _load_input(path: str, detail: dict, k: int) -> np.ndarray:
 
 
 def cmd_run(args) -> int:
-    from .interpreter import Interpreter
-
     board = None
     if getattr(args, "board", None):
         from .targets import qemu

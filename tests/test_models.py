@@ -1,5 +1,4 @@
 """Every real model in ../shared/tflite-models: bit-exact with TFLM, and an arena no larger than TFLM's."""
-import numpy as np
 import pytest
 
 import mcugen
