@@ -282,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=1800.0, help="seconds before PlatformIO is stopped (default 1800)")
     s.set_defaults(func=cmd_flash)
 
+    from .validate.cli import add_parser as add_validate_parser
+
+    add_validate_parser(sub)
+
     s = sub.add_parser("ops", help="list supported ops with their dtypes and limits")
     s.add_argument("--markdown", action="store_true", help="print the README's table")
     s.set_defaults(func=cmd_ops)

@@ -25,7 +25,7 @@ activations and int8 weights; the ops listed are what TF 2.20's converter emits)
                         CONCATENATION, SUM (two axes; keep_dims)
     shapes              FULLY_CONNECTED, RESHAPE, TRANSPOSE, STRIDED_SLICE (negative stride), SLICE,
                         SPLIT, SPLIT_V, PACK, UNPACK, GATHER, CONCATENATION, MUL, ADD, SUB; int8 also
-                        has requantizing QUANTIZE ops and a float UNPACK between DEQUANTIZE/QUANTIZE
+                        has requantizing (int8 -> int8) QUANTIZE ops
     activations         LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, PRELU, HARD_SWISH, SOFTMAX
     resize              CONV_2D, RESIZE_NEAREST_NEIGHBOR (x2, 9x7 half-pixel), RESIZE_BILINEAR
                         (half-pixel x2x3 and 7x9, align_corners 7x7)

@@ -70,7 +70,7 @@ def _refusal(path) -> str | None:
         compiler.compile_model(str(path))
         return None
     except UnsupportedError as e:
-        reasons = {re.match(r"op \d+ (\w+)", p).group(1) for p in e.problems}
+        reasons = {m.group(1) if (m := re.match(r"op \d+ (\w+)", p)) else p for p in e.problems}
     except ModelError as e:
         reasons = {"dynamic shape"} if "dynamic shape" in str(e) else {str(e)}
     except MCUGenError as e:

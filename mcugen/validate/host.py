@@ -1,0 +1,294 @@
+"""Host side of `mcugen validate`: transports and the exactly-once session (see protocol.py).
+
+    with Session(TcpTransport("127.0.0.1", port)) as s:
+        s.handshake()
+        results = s.run_all([input_bytes, ...])    # one Result per input, in order
+"""
+from __future__ import annotations
+
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+
+from ..errors import MCUGenError
+from . import protocol as P
+
+
+class ValidateError(MCUGenError):
+    exit_code = 4
+
+
+# ---- transports -------------------------------------------------------------------------------
+
+class TcpTransport:
+    """A TCP byte stream: QEMU's `-serial tcp:127.0.0.1:PORT,server=on,wait=off` or the fault proxy."""
+
+    def __init__(self, host: str, port: int, connect_timeout: float = 10.0):
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            try:
+                self.sock = socket.create_connection((host, port), timeout=1.0)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise ValidateError(f"cannot connect to {host}:{port}") from None
+                time.sleep(0.05)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def recv(self, timeout: float) -> bytes:
+        self.sock.settimeout(max(timeout, 0.0005))
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, BlockingIOError):
+            return b""
+        if not data:
+            raise ValidateError("the board's connection closed")
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class SerialTransport:
+    """A real serial port through pyserial (imported only here)."""
+
+    def __init__(self, port: str, baud: int = 115200):
+        try:
+            import serial  # noqa: PLC0415
+        except ImportError:
+            raise ValidateError("--port needs pyserial: pip install pyserial") from None
+        try:
+            self.ser = serial.Serial(port, baud, timeout=0)
+        except serial.SerialException as e:
+            raise ValidateError(f"cannot open {port}: {e}") from None
+
+    def send(self, data: bytes) -> None:
+        self.ser.write(data)
+
+    def recv(self, timeout: float) -> bytes:
+        self.ser.timeout = max(timeout, 0.0005)
+        first = self.ser.read(1)
+        return first + self.ser.read(self.ser.in_waiting) if first else b""
+
+    def close(self) -> None:
+        self.ser.close()
+
+
+class LoopbackTransport:
+    """An in-process board (SimBoard) behind an optional fault function, for tests."""
+
+    def __init__(self, board, faults=None):
+        self.board, self.faults, self.pending = board, faults, b""
+
+    def send(self, data: bytes) -> None:
+        if self.faults:
+            data = self.faults(data)
+        self.pending += self.board.feed(data)
+
+    def recv(self, timeout: float) -> bytes:
+        data, self.pending = self.pending, b""
+        if not data:
+            time.sleep(min(timeout, 0.001))
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+# ---- session ----------------------------------------------------------------------------------
+
+@dataclass
+class Counters:
+    sent: int = 0
+    retries: int = 0
+    duplicates_suppressed: int = 0
+    stale: int = 0
+    busy: int = 0
+    resets: int = 0
+    resent_after_reset: int = 0
+    handshakes: int = 0
+    frames_dropped: int = 0
+    epochs: list = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    data: bytes
+    attempts: int
+    deadline: float
+    timeout: float
+
+
+class Session:
+    def __init__(self, transport, window: int = P.WINDOW, timeout: float = 0.25, max_timeout: float = 4.0,
+                 backoff: float = 2.0, max_attempts: int = 12, seed: int | None = None):
+        if not 1 <= window <= P.WINDOW:
+            raise ValueError(f"window must be 1..{P.WINDOW}")
+        self.t = transport
+        self.window, self.timeout, self.max_timeout = window, timeout, max_timeout
+        self.backoff, self.max_attempts = backoff, max_attempts
+        self.rng = random.Random(seed)
+        self.parser = P.Parser()
+        self.pid = 0
+        self.epoch = None
+        self.info: P.HelloAck | None = None
+        self.c = Counters()
+        self.inbox: list = []          # decoded frames not consumed yet
+        self.acked = 0                 # highest seq acknowledged (every seq <= it delivered)
+        self.sent_seqs: set[int] = set()
+        self.resent_acked = 0          # invariant check: must stay 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.t.close()
+
+    # -- frames
+    def _pump(self, timeout: float) -> None:
+        data = self.t.recv(timeout)
+        if data:
+            before = self.parser.dropped
+            for ftype, payload in self.parser.feed(data):
+                try:
+                    self.inbox.append(P.decode(ftype, payload))
+                except P.ProtocolError:
+                    self.c.frames_dropped += 1
+            self.c.frames_dropped += self.parser.dropped - before
+
+    def handshake(self) -> P.HelloAck:
+        nonce = self.rng.getrandbits(32)
+        timeout = self.timeout
+        for _ in range(self.max_attempts):
+            self.t.send(P.hello(nonce))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                self._pump(deadline - time.monotonic())
+                for m in self.inbox:
+                    if isinstance(m, P.HelloAck) and m.nonce == nonce:
+                        self.inbox = []
+                        self.pid, self.epoch, self.info = m.pid, m.epoch, m
+                        self.c.handshakes += 1
+                        self.c.epochs.append(m.epoch)
+                        return m
+                self.inbox = []   # anything else belongs to an older session
+            timeout = min(timeout * self.backoff, self.max_timeout)
+        raise ValidateError(f"no HELLO_ACK from the board after {self.max_attempts} attempts")
+
+    def stats(self) -> P.Stats:
+        nonce = self.rng.getrandbits(32)
+        timeout = self.timeout
+        for _ in range(self.max_attempts):
+            self.t.send(P.stats(nonce))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                self._pump(deadline - time.monotonic())
+                for m in self.inbox:
+                    if isinstance(m, P.Stats) and m.nonce == nonce:
+                        self.inbox = [x for x in self.inbox if x is not m]
+                        return m
+            timeout = min(timeout * self.backoff, self.max_timeout)
+        raise ValidateError(f"no STATS_REPLY from the board after {self.max_attempts} attempts")
+
+    def _send_run(self, seq: int, p: _Pending) -> None:
+        if seq <= self.acked:
+            self.resent_acked += 1   # never happens; checked by the tests
+            return
+        self.t.send(P.run(self.pid, seq, p.data))
+        self.c.sent += 1
+
+    def run_all(self, inputs: list[bytes], on_result=None, first_seq: int | None = None) -> list[P.Result]:
+        """Runs every input exactly once on the board; results in input order. on_result(i, result)
+        is called in order as results are delivered."""
+        if not self.pid:
+            self.handshake()
+        bad = [i for i, x in enumerate(inputs) if len(x) != self.info.in_bytes]
+        if bad:
+            raise ValidateError(f"input {bad[0]} has {len(inputs[bad[0]])} bytes; the board's model takes "
+                                f"{self.info.in_bytes}")
+        base = (self.acked + 1) if first_seq is None else first_seq
+        n = len(inputs)
+        results: dict[int, P.Result] = {}
+        out: list = [None] * n
+        pending: dict[int, _Pending] = {}
+        delivered = base - 1
+        next_seq = base
+        last = base + n - 1
+        while delivered < last:
+            now = time.monotonic()
+            while next_seq <= last and next_seq - delivered <= self.window:
+                p = _Pending(inputs[next_seq - base], 1, now + self.timeout, self.timeout)
+                pending[next_seq] = p
+                self.sent_seqs.add(next_seq)
+                self._send_run(next_seq, p)
+                next_seq += 1
+            wait = min((p.deadline for p in pending.values()), default=now + self.timeout) - now
+            self._pump(max(wait, 0.0))
+            reset = False
+            for m in self.inbox:
+                if not isinstance(m, P.Result) or m.pid != self.pid:
+                    continue  # an older session's frame, or not a result
+                if m.status == P.STATUS_UNKNOWN_PID or m.epoch != self.epoch:
+                    reset = True
+                    continue
+                if m.status == P.STATUS_STALE:
+                    self.c.stale += 1
+                    continue
+                if m.status == P.STATUS_BUSY:
+                    # The board still holds acknowledged responses: our ACK was lost. Resend it.
+                    self.c.busy += 1
+                    if delivered >= base:
+                        self.t.send(P.ack(self.pid, delivered))
+                    if m.seq in pending:
+                        pending[m.seq].deadline = time.monotonic() + pending[m.seq].timeout / 4
+                    continue
+                if m.status == P.STATUS_BAD_SIZE:
+                    raise ValidateError(f"the board expects {self.info.in_bytes} input bytes, got {len(inputs[0])}")
+                if m.seq in pending:
+                    results[m.seq] = m
+                    del pending[m.seq]
+                else:
+                    self.c.duplicates_suppressed += 1
+            self.inbox = []
+            if reset:
+                self._recover(pending)
+                continue
+            moved = False
+            while delivered + 1 in results:
+                delivered += 1
+                r = results.pop(delivered)
+                out[delivered - base] = r
+                if on_result:
+                    on_result(delivered - base, r)
+                moved = True
+            if moved:
+                self.acked = delivered
+                self.t.send(P.ack(self.pid, delivered))
+            now = time.monotonic()
+            for seq, p in sorted(pending.items()):
+                if p.deadline <= now:
+                    if p.attempts >= self.max_attempts:
+                        raise ValidateError(f"request {seq}: no result after {p.attempts} attempts")
+                    p.attempts += 1
+                    p.timeout = min(p.timeout * self.backoff, self.max_timeout)
+                    p.deadline = now + p.timeout
+                    self.c.retries += 1
+                    if delivered >= base:
+                        self.t.send(P.ack(self.pid, delivered))
+                    self._send_run(seq, p)
+        return out
+
+    def _recover(self, pending: dict[int, _Pending]) -> None:
+        """The board was reset: new handshake, then every unacknowledged request again."""
+        self.c.resets += 1
+        self.handshake()
+        now = time.monotonic()
+        for seq, p in sorted(pending.items()):
+            p.attempts, p.timeout, p.deadline = 1, self.timeout, now + self.timeout
+            self.c.resent_after_reset += 1
+            self._send_run(seq, p)
+

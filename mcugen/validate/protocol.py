@@ -1,0 +1,206 @@
+"""Wire protocol between `mcugen validate` (host) and firmware/mg_validate.c (board).
+
+Framing (all integers little-endian):
+
+    magic 0xA5 0x5A | length u16 | type u8 | payload (length bytes) | CRC32 u32
+
+`length` counts the payload only (at most MAX_PAYLOAD). The CRC32 (zlib / IEEE 802.3, the same as
+zlib.crc32) covers length, type and payload. A receiver hunts for the magic; a frame whose length is
+too large or whose CRC does not match is dropped and the hunt restarts one byte after the bad magic,
+so corrupt or partial frames are never acted on and never swallow the good frame behind them.
+
+Messages (pid = producer id, seq = request sequence number, both u32):
+
+    HELLO       host->board  nonce u32                 ask for a producer id
+    HELLO_ACK   board->host  nonce u32, pid u32, epoch u32, window u8, in_bytes u32, out_bytes u32
+    RUN         host->board  pid, seq, input bytes     run the model once on these inputs
+    RESULT      board->host  epoch u32, pid, seq, status u8, cycles u32, output bytes
+    ACK         host->board  pid, seq                  cumulative: every seq <= this one is delivered
+    STATS       host->board  nonce u32
+    STATS_REPLY board->host  nonce u32, epoch u32, runs u32, max_runs_per_seq u32, double_runs u32,
+                             replays u32, stale u32
+    RESET       host->board  (empty)                   the board jumps to its reset handler
+
+Rules on the board: it runs each (pid, seq) at most once. It keeps the responses of the last WINDOW
+(5) unacknowledged requests; a retried RUN is answered from the saved response (a "replay"); a RUN
+with seq <= the last acknowledged one gets STATUS_STALE; a RUN for a pid it did not hand out (e.g.
+after a reset) gets STATUS_UNKNOWN_PID; a RUN that would need a sixth slot gets STATUS_BUSY. The boot
+epoch changes on every reset and is in every HELLO_ACK, RESULT and STATS_REPLY.
+
+Rules on the host: at most WINDOW requests in flight; results are delivered in seq order; each
+request is retried after a timeout that doubles up to a limit of attempts; an ACK for the highest
+contiguously delivered seq is sent after each delivery. A new epoch or STATUS_UNKNOWN_PID means the
+board was reset: the host handshakes again and re-sends every unacknowledged request under the new
+pid. Acknowledged requests are never sent again.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+MAGIC = b"\xa5\x5a"
+HEADER = 5          # magic + length + type
+TRAILER = 4         # CRC32
+MAX_PAYLOAD = 4096
+WINDOW = 5
+
+HELLO, HELLO_ACK, RUN, RESULT, ACK, STATS, STATS_REPLY, RESET = range(1, 9)
+TYPE_NAMES = {HELLO: "HELLO", HELLO_ACK: "HELLO_ACK", RUN: "RUN", RESULT: "RESULT", ACK: "ACK",
+              STATS: "STATS", STATS_REPLY: "STATS_REPLY", RESET: "RESET"}
+
+STATUS_OK, STATUS_INVOKE_FAILED, STATUS_STALE, STATUS_UNKNOWN_PID, STATUS_BUSY, STATUS_BAD_SIZE = range(6)
+STATUS_NAMES = {STATUS_OK: "ok", STATUS_INVOKE_FAILED: "invoke failed", STATUS_STALE: "stale",
+                STATUS_UNKNOWN_PID: "unknown pid", STATUS_BUSY: "busy", STATUS_BAD_SIZE: "bad size"}
+
+
+class ProtocolError(ValueError):
+    pass
+
+
+def crc32(data: bytes) -> int:
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def encode(ftype: int, payload: bytes = b"") -> bytes:
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    body = struct.pack("<HB", len(payload), ftype) + payload
+    return MAGIC + body + struct.pack("<I", crc32(body))
+
+
+class Parser:
+    """Byte-stream to frames. feed() returns the (type, payload) of every complete, valid frame."""
+
+    def __init__(self, max_payload: int = MAX_PAYLOAD):
+        self.max_payload = max_payload
+        self.buf = bytearray()
+        self.dropped = 0      # frames (or magic look-alikes) rejected: bad length or CRC
+        self.skipped = 0      # bytes discarded while hunting for the magic
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        self.buf += data
+        out = []
+        buf = self.buf
+        i = 0
+        n = len(buf)
+        while True:
+            j = buf.find(MAGIC, i)
+            if j < 0:
+                keep = n - 1 if n > i and buf[-1] == MAGIC[0] else n
+                self.skipped += keep - i
+                i = keep
+                break
+            self.skipped += j - i
+            i = j
+            if n - i < HEADER:
+                break
+            length = buf[i + 2] | (buf[i + 3] << 8)
+            if length > self.max_payload:
+                self.dropped += 1
+                i += 1
+                continue
+            end = i + HEADER + length + TRAILER
+            if n < end:
+                break
+            body = bytes(buf[i + 2:end - TRAILER])
+            (crc,) = struct.unpack_from("<I", buf, end - TRAILER)
+            if crc != crc32(body):
+                self.dropped += 1
+                i += 1
+                continue
+            out.append((body[2], body[3:]))
+            i = end
+        del buf[:i]
+        return out
+
+
+# ---- message payloads -------------------------------------------------------------------------
+
+@dataclass
+class HelloAck:
+    nonce: int
+    pid: int
+    epoch: int
+    window: int
+    in_bytes: int
+    out_bytes: int
+
+
+@dataclass
+class Result:
+    epoch: int
+    pid: int
+    seq: int
+    status: int
+    cycles: int
+    output: bytes
+
+
+@dataclass
+class Stats:
+    nonce: int
+    epoch: int
+    runs: int
+    max_runs_per_seq: int
+    double_runs: int
+    replays: int
+    stale: int
+
+
+def hello(nonce: int) -> bytes:
+    return encode(HELLO, struct.pack("<I", nonce))
+
+
+def hello_ack(m: HelloAck) -> bytes:
+    return encode(HELLO_ACK, struct.pack("<IIIBII", m.nonce, m.pid, m.epoch, m.window, m.in_bytes, m.out_bytes))
+
+
+def run(pid: int, seq: int, data: bytes) -> bytes:
+    return encode(RUN, struct.pack("<II", pid, seq) + data)
+
+
+def result(m: Result) -> bytes:
+    return encode(RESULT, struct.pack("<IIIBI", m.epoch, m.pid, m.seq, m.status, m.cycles) + m.output)
+
+
+def ack(pid: int, seq: int) -> bytes:
+    return encode(ACK, struct.pack("<II", pid, seq))
+
+
+def stats(nonce: int) -> bytes:
+    return encode(STATS, struct.pack("<I", nonce))
+
+
+def stats_reply(m: Stats) -> bytes:
+    return encode(STATS_REPLY, struct.pack("<7I", m.nonce, m.epoch, m.runs, m.max_runs_per_seq, m.double_runs,
+                                           m.replays, m.stale))
+
+
+def reset() -> bytes:
+    return encode(RESET)
+
+
+def decode(ftype: int, payload: bytes):
+    """A valid frame's message: HelloAck, Result, Stats, or (type, fields) for host->board messages.
+    Raises ProtocolError for a well-framed message with a malformed payload."""
+    try:
+        if ftype == HELLO_ACK:
+            return HelloAck(*struct.unpack("<IIIBII", payload))
+        if ftype == RESULT:
+            head = struct.unpack_from("<IIIBI", payload)
+            return Result(*head, bytes(payload[17:]))
+        if ftype == STATS_REPLY:
+            return Stats(*struct.unpack("<7I", payload))
+        if ftype in (HELLO, STATS):
+            return (ftype, struct.unpack("<I", payload))
+        if ftype == ACK:
+            return (ftype, struct.unpack("<II", payload))
+        if ftype == RUN:
+            pid, seq = struct.unpack_from("<II", payload)
+            return (ftype, (pid, seq, bytes(payload[8:])))
+        if ftype == RESET and not payload:
+            return (ftype, ())
+    except struct.error as e:
+        raise ProtocolError(f"malformed {TYPE_NAMES.get(ftype, ftype)} payload: {e}") from None
+    raise ProtocolError(f"unknown or malformed frame type {ftype}")
