@@ -67,6 +67,8 @@ static persist_t persist __attribute__((section(".mg_noinit")));
 const uint32_t mg_v_ram_bytes = MG_V_RAM_BYTES;
 
 static uint32_t cur_pid, last_nonce, hellos, last_acked, empty_ticks, max_count;
+/* Nonces of replaced sessions: a late duplicate of an old HELLO must not take the board over. */
+static uint32_t old_nonces[4], old_next;
 
 static void crc_init(void) {
     uint32_t i, k, c;
@@ -274,6 +276,14 @@ int main(void) {
                 break;
             }
             nonce = get_u32le(rx + 1);
+            if (cur_pid != 0u && nonce != last_nonce) {
+                for (i = 0; i < 4u && old_nonces[i] != nonce; ++i) {
+                }
+                if (i < 4u) {
+                    break; /* a stale HELLO: ignored */
+                }
+                old_nonces[old_next++ % 4u] = last_nonce;
+            }
             if (cur_pid == 0u || nonce != last_nonce) {
                 hellos++;
                 cur_pid = nonce * 2654435761u ^ persist.epoch * 40503u ^ hellos * 0x85EBCA6Bu;

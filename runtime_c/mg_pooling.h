@@ -23,6 +23,9 @@ typedef struct {
     int32_t act_max;
 } mg_pool_s8_params;
 
+/* int16 pools use the same integer parameters (act_* in the int16 range). */
+typedef mg_pool_s8_params mg_pool_s16_params;
+
 typedef struct {
     int32_t batches;
     int32_t in_height;
@@ -43,6 +46,8 @@ typedef struct {
 /* int8 pools keep the input's quantization (TFLM requires equal input and output scales). */
 void mg_avg_pool_s8(const mg_pool_s8_params *p, const int8_t *MG_RESTRICT input, int8_t *MG_RESTRICT output);
 void mg_max_pool_s8(const mg_pool_s8_params *p, const int8_t *MG_RESTRICT input, int8_t *MG_RESTRICT output);
+void mg_avg_pool_s16(const mg_pool_s16_params *p, const int16_t *MG_RESTRICT input, int16_t *MG_RESTRICT output);
+void mg_max_pool_s16(const mg_pool_s16_params *p, const int16_t *MG_RESTRICT input, int16_t *MG_RESTRICT output);
 void mg_avg_pool_f32(const mg_pool_f32_params *p, const float *MG_RESTRICT input, float *MG_RESTRICT output);
 void mg_max_pool_f32(const mg_pool_f32_params *p, const float *MG_RESTRICT input, float *MG_RESTRICT output);
 

@@ -23,6 +23,9 @@ typedef struct {
     int32_t output_offset;
 } mg_reduce_s8_params;
 
+/* int16 uses the same integer parameters (TFLM's QuantizedMeanOrSum on int16). */
+typedef mg_reduce_s8_params mg_reduce_s16_params;
+
 typedef struct {
     MG_REDUCE_PLAN;
     float count; /* number of values per output (MEAN divides by it) */
@@ -30,6 +33,7 @@ typedef struct {
 
 /* int8 MEAN and SUM differ only in their multiplier and shift. */
 void mg_reduce_s8(const mg_reduce_s8_params *p, const int8_t *MG_RESTRICT input, int8_t *MG_RESTRICT output);
+void mg_reduce_s16(const mg_reduce_s16_params *p, const int16_t *MG_RESTRICT input, int16_t *MG_RESTRICT output);
 void mg_reduce_sum_f32(const mg_reduce_f32_params *p, const float *MG_RESTRICT input, float *MG_RESTRICT output);
 void mg_reduce_mean_f32(const mg_reduce_f32_params *p, const float *MG_RESTRICT input, float *MG_RESTRICT output);
 

@@ -41,8 +41,6 @@ TFLM_ARENA = 1 << 20
 
 # Model -> what mcugen may refuse it for: op names (UnsupportedError) or "dynamic shape" (ModelError).
 KNOWN_REFUSALS = {
-    # 16x8 quantization: the int16 MAX_POOL_2D and MEAN have no kernels.
-    "audio_conv1d_int16x8": {"MAX_POOL_2D", "MEAN"},
     # Open batch: a Dense on a 3-D tensor computes its RESHAPE's shape at run time (signature
     # [-1, -1], refused by the front end); behind it, the dilated Conv1D's SPACE_TO_BATCH_ND and
     # BATCH_TO_SPACE_ND have no kernels, and the shape arithmetic uses REDUCE_PROD.

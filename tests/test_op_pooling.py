@@ -1,12 +1,13 @@
-"""AVERAGE_POOL_2D / MAX_POOL_2D: single-op models, mcugen against TFLM (int8 identical, float 1e-5)."""
+"""AVERAGE_POOL_2D / MAX_POOL_2D: single-op models, mcugen against TFLM (int8/int16 identical, float 1e-5)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from op_harness import TFLM_ARENA, assert_matches, run_mcugen
+from op_harness import NAME, TFLM_ARENA, assert_matches, check_strict_c, run_mcugen
 from tflite_builder import ModelBuilder
 
 import mcugen
+from mcugen import codegen, compiler
 from mcugen.ops.pooling import output_size
 from mcugen.reference import run_tflm_batch
 
@@ -34,6 +35,11 @@ def _cases():
                 # Each (op, dtype) sees every activation across the geometries.
                 activation = ACTIVATIONS[(g + (opcode == "MAX_POOL_2D")) % len(ACTIVATIONS)]
                 cases.append((opcode, dtype, geom, activation))
+    # int16 (16x8 quantization: symmetric, zero point 0), a geometry subset covering every activation.
+    for g in (0, 1, 4, 6, 8):
+        for opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            activation = ACTIVATIONS[(g + (opcode == "MAX_POOL_2D")) % len(ACTIVATIONS)]
+            cases.append((opcode, "int16", GEOMETRIES[g], activation))
     return cases
 
 
@@ -48,11 +54,11 @@ def _case_id(case):
 def build_pool(opcode, dtype, geom, activation, out_scale=None):
     n, h, w, c, fh, fw, sh, sw, padding = geom
     out_shape = (n, output_size(padding, h, fh, sh), output_size(padding, w, fw, sw), c)
-    q = dict(scale=0.05, zero_point=-3) if dtype == "int8" else {}
+    q = {"int8": dict(scale=0.05, zero_point=-3), "int16": dict(scale=0.0004, zero_point=0)}.get(dtype, {})
     mb = ModelBuilder()
     x = mb.add_input("x", (n, h, w, c), dtype, **q)
     if out_scale is not None:
-        q = dict(scale=out_scale, zero_point=-3)
+        q = dict(scale=out_scale, zero_point=q["zero_point"])
     y = mb.add_tensor("y", out_shape, dtype, **q)
     mb.add_op(opcode, [x], [y], dict(padding=padding, stride_w=sw, stride_h=sh, filter_width=fw,
                                      filter_height=fh, fused_activation_function=activation))
@@ -61,8 +67,9 @@ def build_pool(opcode, dtype, geom, activation, out_scale=None):
 
 
 def _inputs(dtype, shape, rng, count=3):
-    if dtype == "int8":
-        return [[rng.integers(-128, 128, shape, dtype=np.int8)] for _ in range(count)]
+    if dtype in ("int8", "int16"):
+        info = np.iinfo(dtype)
+        return [[rng.integers(info.min, info.max + 1, shape, dtype=dtype)] for _ in range(count)]
     return [[(3 * rng.standard_normal(shape)).astype(np.float32)] for _ in range(count)]
 
 
@@ -84,7 +91,19 @@ def test_pool_matches_tflm(case, references):
     assert_matches(run_mcugen(model, input_sets), expected, atol=1e-6)
 
 
-def test_int8_pool_requires_equal_quantization():
-    model = build_pool("AVERAGE_POOL_2D", "int8", GEOMETRIES[0], "NONE", out_scale=0.1)
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+def test_integer_pool_requires_equal_quantization(dtype):
+    model = build_pool("AVERAGE_POOL_2D", dtype, GEOMETRIES[0], "NONE", out_scale=0.1)
     with pytest.raises(ValueError, match="quantization"):
         mcugen.Interpreter(model_content=model)
+
+
+@pytest.mark.parametrize("opcode", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+def test_int16_pool_c_is_strict_and_sanitizer_clean(opcode, tmp_path):
+    """The int16 kernels build with the strict flags and run clean under ASan/UBSan (clipped windows,
+    3 channel blocks), printing what mcugen.Interpreter returns."""
+    model = build_pool(opcode, "int16", GEOMETRIES[8], "RELU_N1_TO_1")
+    graph, digest = compiler.load(model)
+    files = codegen.render(compiler.compile_graph(graph, digest), NAME, "pooling")
+    xs = _inputs("int16", GEOMETRIES[8][:4], np.random.default_rng(7), count=1)[0]
+    check_strict_c(tmp_path, graph, files, xs, lambda: 2 * run_mcugen(model, [xs]))

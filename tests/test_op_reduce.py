@@ -1,12 +1,13 @@
-"""MEAN / SUM against TFLM (int8 identical, float 1e-5); cases packed a dozen to a model."""
+"""MEAN / SUM against TFLM (int8/int16 identical, float 1e-5); cases packed a dozen to a model."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from op_harness import TFLM_ARENA, assert_matches, check_case, run_mcugen, run_packed
+from op_harness import NAME, TFLM_ARENA, assert_matches, check_case, check_strict_c, run_mcugen, run_packed
 from tflite_builder import ModelBuilder
 
 import mcugen
+from mcugen import codegen, compiler
 from mcugen.errors import Unsupported
 from mcugen.ops.reduce import expected_output_shape, mean_multiplier, reduce_plan, resolve_axes
 from mcugen.reference import run_tflm_batch
@@ -44,6 +45,17 @@ SUM_QUANTS = [
     ((0.3, 5), (0.2, -1)),
 ]
 
+S16_MEAN_QUANTS = [
+    ((0.0005, 0), (0.0005, 0)),
+    ((0.0003, 0), (0.0002, 0)),     # output scale below the input's: positive shift
+    ((0.001, 0), (0.004, 0)),
+]
+S16_SUM_QUANTS = [
+    ((0.0005, 0), (0.01, 0)),
+    ((0.0003, 0), (0.0003, 0)),     # equal quantization: sums saturate
+    ((0.001, 0), (0.05, 0)),
+]
+
 
 def _cases():
     cases = []
@@ -57,6 +69,11 @@ def _cases():
         for q in quants:
             for keep in (True, False):
                 cases.append((opcode, "int8", (2, 6, 5, 3), [1, 2], keep, q))
+    # int16 (16x8 quantization: zero points 0): a handful of geometries, MEAN and SUM.
+    for opcode, quants in (("MEAN", S16_MEAN_QUANTS), ("SUM", S16_SUM_QUANTS)):
+        for k, g in enumerate((0, 2, 4, 6, 9, 12, 13)):
+            shape, axes = GEOMETRIES[g]
+            cases.append((opcode, "int16", shape, axes, k % 2 == 0, quants[k % len(quants)]))
     return cases
 
 
@@ -90,6 +107,9 @@ def build_reduce(*case):
 
 def _inputs(case, rng):
     dtype, shape = case[1], case[2]
+    if dtype == "int16":  # random, and saturating sums both ways
+        return [[rng.integers(-32768, 32768, shape, dtype=np.int16)], [rng.integers(-3000, 3000, shape, dtype=np.int16)],
+                [np.full(shape, 32767, np.int16)], [np.full(shape, -32768, np.int16)]]
     if dtype == "int8":  # random, and saturating sums both ways
         return [[rng.integers(-128, 128, shape, dtype=np.int8)], [rng.integers(-128, 128, shape, dtype=np.int8)],
                 [np.full(shape, 127, np.int8)], [np.full(shape, -128, np.int8)]]
@@ -152,3 +172,15 @@ def test_runtime_axes_are_refused():
     mb.mark_output(y)
     with pytest.raises(ValueError, match="must be constant"):
         mcugen.Interpreter(model_content=mb.build())
+
+
+@pytest.mark.parametrize("opcode", ["MEAN", "SUM"])
+def test_int16_reduce_c_is_strict_and_sanitizer_clean(opcode, tmp_path):
+    """The int16 kernel builds with the strict flags and runs clean under ASan/UBSan, printing what
+    mcugen.Interpreter returns."""
+    case = (opcode, "int16", (2, 3, 4, 5), [1, 3], False, S16_MEAN_QUANTS[1])
+    model = build_reduce(*case)
+    graph, digest = compiler.load(model)
+    files = codegen.render(compiler.compile_graph(graph, digest), NAME, "reduce")
+    xs = _inputs(case, np.random.default_rng(8))[0]
+    check_strict_c(tmp_path, graph, files, xs, lambda: 2 * run_mcugen(model, [xs]))

@@ -165,6 +165,9 @@ def test_board_rules():
     feed(P.reset())
     assert feed(P.run(pid, 7, b"\x00\x00"))[0].status == P.STATUS_UNKNOWN_PID
     assert feed(P.hello(2))[0].epoch == ack.epoch + 1
+    new = feed(P.hello(3))[0]
+    assert feed(P.hello(2)) == []                     # a late duplicate of a replaced session's HELLO
+    assert feed(P.hello(3))[0].pid == new.pid
 
 
 def test_serial_transport_without_pyserial(monkeypatch):

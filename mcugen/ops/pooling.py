@@ -1,11 +1,14 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D over NHWC tensors, with a fused activation.
 
 Follows TFLM's reference kernels: windows are clipped to the input, so padding taps are never read
-and an average divides by the number of valid taps only. int8 averages round half away from zero
-((sum +- count/2) / count in C's truncating division). int8 pools keep the input's quantization,
-as TFLM requires, so no requantization happens.
+and an average divides by the number of valid taps only. int8 and int16 averages round half away
+from zero ((sum +- count/2) / count in C's truncating division; TFLM's int16 kernels are its int8
+ones on int16 data). Integer pools keep the input's quantization, as TFLM requires, so no
+requantization happens.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .. import quant
 from .base import KernelCall, padding_amount, require, require_dtypes, suffix, tensors
@@ -46,7 +49,7 @@ def lower(op, graph) -> KernelCall:
     require(len(x.shape) == 4 and len(y.shape) == 4,
             f"input and output must be 4-D (NHWC), got {list(x.shape)} and {list(y.shape)}")
     require(x.dtype == y.dtype, f"input dtype {x.dtype} and output dtype {y.dtype} differ")
-    require_dtypes([x, y], ("int8", "float32"))
+    require_dtypes([x, y], ("int8", "int16", "float32"))
     batches, in_h, in_w, channels = x.shape
     out_h = output_size(padding, in_h, filter_h, stride_h)
     out_w = output_size(padding, in_w, filter_w, stride_w)
@@ -70,11 +73,14 @@ def lower(op, graph) -> KernelCall:
         params = dict(dims, act_min=lo, act_max=hi)
     else:
         require(x.quant is not None and y.quant is not None and y.scale > 0,
-                "int8 pooling needs quantized input and output with a positive scale")
+                f"{x.dtype} pooling needs quantized input and output with a positive scale")
         require(abs(x.scale - y.scale) <= 1e-6 and x.zero_point == y.zero_point,
                 f"input quantization (scale {x.scale}, zero point {x.zero_point}) and output quantization "
-                f"(scale {y.scale}, zero point {y.zero_point}) must be equal for an int8 pool")
-        lo, hi = quant.activation_range_quantized(activation, y.scale, y.zero_point)
+                f"(scale {y.scale}, zero point {y.zero_point}) must be equal for an {x.dtype} pool")
+        info = np.iinfo(x.dtype)
+        # int32 window sums: taps * 2^15 must fit (only matters for int16 averages).
+        require(filter_h * filter_w <= 1 << 16, f"a {filter_h}x{filter_w} window is too large for int32 sums")
+        lo, hi = quant.activation_range_quantized(activation, y.scale, y.zero_point, int(info.min), int(info.max))
         params = dict(dims, act_min=lo, act_max=hi)
     sfx = suffix(x.dtype)
     return KernelCall(f"mg_{kind}_pool_{sfx}", "mg_pooling", f"mg_pool_{sfx}_params", params,

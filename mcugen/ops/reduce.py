@@ -1,4 +1,4 @@
-"""MEAN and SUM over any set of axes (keep_dims or not), int8 and float32.
+"""MEAN and SUM over any set of axes (keep_dims or not), int8, int16 and float32.
 
 The reduction is planned here: axes are resolved (negative, duplicates), size-1 dimensions are
 dropped and neighbouring dimensions of the same kind (kept or reduced) are merged, leaving at most
@@ -13,6 +13,8 @@ QuantizeMultiplier(input_scale / output_scale); for MEAN it absorbs 1/n as
 shift = min(floor(log2 n), 32, 31 + shift), multiplier = (multiplier << shift) / n (truncating),
 shift -= shift. Each output is MultiplyByQuantizedMultiplier(sum - n * input_zero_point) + output
 zero point, clamped. The -n * input_zero_point term is a constant folded into `bias` here.
+int16 goes through the same QuantizedMeanOrSum in TFLM (int32 sums, the same 32-bit multiplier),
+clamped to the int16 range.
 
 float32 follows TFLM too: SUM adds in memory order from 0; MEAN divides that sum by (float)n
 (its 4-D axes-{1,2} special case sums in the same order and divides by the same count).
@@ -28,6 +30,7 @@ OPCODES = ("MEAN", "SUM")
 
 MAX_LOOPS = 4
 MAX_REDUCED = 1 << 23  # int8 sums of up to 2^23 values cannot overflow int32 (with the zero-point term)
+MAX_REDUCED_S16 = 1 << 15  # the same bound for int16 sums (2^15 * 2^15 each for sum and zero-point term)
 
 
 def resolve_axes(axes, rank: int) -> list[int]:
@@ -102,7 +105,7 @@ def lower(op, graph) -> KernelCall:
     require(axis_t.is_constant or axis_t.size == 0, f"axes tensor '{axis_t.name}' must be constant")
     require_dtypes([axis_t], ("int32",), "axes tensor")
     require(x.dtype == y.dtype, f"input dtype {x.dtype} and output dtype {y.dtype} differ")
-    require_dtypes([x], ("int8", "float32"))
+    require_dtypes([x], ("int8", "int16", "float32"))
     require(x.size > 0, f"input '{x.name}' is empty")
     rank = len(x.shape)
     axes = resolve_axes(axis_t.data.reshape(-1), rank) if rank and axis_t.size else []
@@ -124,13 +127,15 @@ def lower(op, graph) -> KernelCall:
         return KernelCall("mg_reduce_mean_f32", "mg_reduce", "mg_reduce_f32_params",
                           dict(params, count=float(count)), args, macs=x.size)
 
-    require(x.quant is not None and y.quant is not None, "int8 MEAN/SUM needs quantized input and output")
+    require(x.quant is not None and y.quant is not None, f"{x.dtype} MEAN/SUM needs quantized input and output")
     require(x.scale > 0 and y.scale > 0, f"scales must be positive, got {x.scale} and {y.scale}")
-    require(count <= MAX_REDUCED, f"reducing {count} values at once is not supported (at most {MAX_REDUCED})")
+    limit = MAX_REDUCED if x.dtype == "int8" else MAX_REDUCED_S16
+    require(count <= limit, f"reducing {count} {x.dtype} values at once is not supported (at most {limit})")
     # TFLM: QuantizeMultiplier(double(input scale) / double(output scale)).
     multiplier, shift = quant.quantize_multiplier(float(np.float64(x.scale) / np.float64(y.scale)))
     if op.opcode == "MEAN":
         multiplier, shift = mean_multiplier(multiplier, shift, count)
     bias = int(wrap_int32(np.int64(-x.zero_point) * count))
     params.update(bias=bias, multiplier=multiplier, shift=shift, output_offset=y.zero_point)
-    return KernelCall("mg_reduce_s8", "mg_reduce", "mg_reduce_s8_params", params, args, macs=x.size)
+    sfx = "s8" if x.dtype == "int8" else "s16"
+    return KernelCall(f"mg_reduce_{sfx}", "mg_reduce", f"mg_reduce_{sfx}_params", params, args, macs=x.size)

@@ -156,6 +156,7 @@ class SimBoard:
         self.epoch += 1
         self.pid = 0
         self.last_nonce = None
+        self.old_nonces: list[int] = []   # the firmware keeps the last 4
         self.hellos = 0
         self.last_acked = 0
         self.slots: dict[int, tuple] = {}
@@ -178,6 +179,10 @@ class SimBoard:
             return b""
         if ftype == P.HELLO:
             (nonce,) = msg[1]
+            if self.pid and nonce != self.last_nonce:
+                if nonce in self.old_nonces:
+                    return b""   # a late duplicate of a replaced session's HELLO
+                self.old_nonces = (self.old_nonces + [self.last_nonce])[-4:]
             if not self.pid or nonce != self.last_nonce:
                 self.hellos += 1
                 self.pid = (nonce * 2654435761 ^ self.epoch * 40503 ^ self.hellos * 0x85EBCA6B) & 0xFFFFFFFF or 1

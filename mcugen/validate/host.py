@@ -161,7 +161,7 @@ class Session:
             self.c.frames_dropped += self.parser.dropped - before
 
     def handshake(self) -> P.HelloAck:
-        nonce = self.rng.getrandbits(32)
+        nonce = self.rng.getrandbits(32) | 1   # never 0: the board's table of old nonces starts zeroed
         timeout = self.timeout
         for _ in range(self.max_attempts):
             self.t.send(P.hello(nonce))
@@ -201,7 +201,7 @@ class Session:
         self.t.send(P.run(self.pid, seq, p.data))
         self.c.sent += 1
 
-    def run_all(self, inputs: list[bytes], on_result=None, first_seq: int | None = None) -> list[P.Result]:
+    def run_all(self, inputs: list[bytes], on_result=None) -> list[P.Result]:
         """Runs every input exactly once on the board; results in input order. on_result(i, result)
         is called in order as results are delivered."""
         if not self.pid:
@@ -210,7 +210,7 @@ class Session:
         if bad:
             raise ValidateError(f"input {bad[0]} has {len(inputs[bad[0]])} bytes; the board's model takes "
                                 f"{self.info.in_bytes}")
-        base = (self.acked + 1) if first_seq is None else first_seq
+        base = self.acked + 1   # seqs keep growing across calls and pids
         n = len(inputs)
         results: dict[int, P.Result] = {}
         out: list = [None] * n

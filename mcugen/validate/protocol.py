@@ -25,7 +25,9 @@ Rules on the board: it runs each (pid, seq) at most once. It keeps the responses
 (5) unacknowledged requests; a retried RUN is answered from the saved response (a "replay"); a RUN
 with seq <= the last acknowledged one gets STATUS_STALE; a RUN for a pid it did not hand out (e.g.
 after a reset) gets STATUS_UNKNOWN_PID; a RUN that would need a sixth slot gets STATUS_BUSY. The boot
-epoch changes on every reset and is in every HELLO_ACK, RESULT and STATS_REPLY.
+epoch changes on every reset and is in every HELLO_ACK, RESULT and STATS_REPLY. A HELLO with a new nonce starts a
+new session (new pid, empty window); a HELLO repeating the current nonce gets the same pid again; a
+HELLO with the nonce of one of the last 4 replaced sessions (a late duplicate) is ignored.
 
 Rules on the host: at most WINDOW requests in flight; results are delivered in seq order; each
 request is retried after a timeout that doubles up to a limit of attempts; an ACK for the highest
