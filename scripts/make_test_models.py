@@ -1,8 +1,10 @@
 """Make the project's own small test models with the real TensorFlow Lite converter.
 
-    /work/tfvenv/bin/python scripts/make_test_models.py [--out tests/models]
+    python -m venv ../tfvenv && ../tfvenv/bin/pip install tensorflow-cpu==2.20.0 "tf-keras~=2.20.0"
+    ../tfvenv/bin/python scripts/make_test_models.py [--out tests/models]
 
-Needs TensorFlow (2.20) and tf_keras (Keras 2). Keras 3's LSTM layer converts to a WHILE loop over
+Needs TensorFlow (2.20) and tf_keras (Keras 2), in a separate venv: TensorFlow pins packages that
+the reference interpreters used by the tests may not accept. Keras 3's LSTM layer converts to a WHILE loop over
 several subgraphs; only Keras 2's LSTM carries the annotation that makes the converter emit the
 fused UNIDIRECTIONAL_SEQUENCE_LSTM op, which is what real microcontroller models contain.
 
