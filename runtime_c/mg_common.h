@@ -23,6 +23,24 @@
 #define MG_RESTRICT restrict
 #endif
 
+/* The geometry shared by the windowed kernels' params structs (conv, depthwise, hybrid). */
+#define MG_WINDOW_FIELDS \
+    int32_t batches; \
+    int32_t in_h; \
+    int32_t in_w; \
+    int32_t in_c; \
+    int32_t out_h; \
+    int32_t out_w; \
+    int32_t out_c; \
+    int32_t filter_h; \
+    int32_t filter_w; \
+    int32_t stride_h; \
+    int32_t stride_w; \
+    int32_t dilation_h; \
+    int32_t dilation_w; \
+    int32_t pad_top; \
+    int32_t pad_left;
+
 MG_INLINE int32_t mg_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 MG_INLINE int32_t mg_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
 MG_INLINE int32_t mg_clamp_i32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }

@@ -16,21 +16,7 @@
 #define MG_HYBRID_SCALE_SEQUENTIAL 1 /* (acc * filter_scale) * input_scale */
 
 typedef struct {
-    int32_t batches;
-    int32_t in_h;
-    int32_t in_w;
-    int32_t in_c;
-    int32_t out_h;
-    int32_t out_w;
-    int32_t out_c;
-    int32_t filter_h;
-    int32_t filter_w;
-    int32_t stride_h;
-    int32_t stride_w;
-    int32_t dilation_h;
-    int32_t dilation_w;
-    int32_t pad_top;
-    int32_t pad_left;
+    MG_WINDOW_FIELDS
     int32_t asymmetric;  /* 1: asymmetric input quantization (with a zero point), 0: symmetric */
     int32_t scale_order; /* MG_HYBRID_SCALE_* */
     float act_min;
@@ -39,21 +25,7 @@ typedef struct {
 } mg_hybrid_conv2d_params;
 
 typedef struct {
-    int32_t batches;
-    int32_t in_h;
-    int32_t in_w;
-    int32_t in_c;
-    int32_t out_h;
-    int32_t out_w;
-    int32_t out_c;
-    int32_t filter_h;
-    int32_t filter_w;
-    int32_t stride_h;
-    int32_t stride_w;
-    int32_t dilation_h;
-    int32_t dilation_w;
-    int32_t pad_top;
-    int32_t pad_left;
+    MG_WINDOW_FIELDS
     int32_t depth_multiplier;
     float act_min;
     float act_max;
