@@ -6,22 +6,8 @@
 #include "mg_common.h"
 
 typedef struct {
-    int32_t batches;
-    int32_t in_h;
-    int32_t in_w;
-    int32_t in_c;
-    int32_t out_h;
-    int32_t out_w;
-    int32_t out_c; /* in_c * depth_multiplier */
-    int32_t depth_multiplier;
-    int32_t filter_h;
-    int32_t filter_w;
-    int32_t stride_h;
-    int32_t stride_w;
-    int32_t dilation_h;
-    int32_t dilation_w;
-    int32_t pad_top;
-    int32_t pad_left;
+    MG_WINDOW_FIELDS
+    int32_t depth_multiplier; /* out_c = in_c * depth_multiplier */
     int32_t input_zero_point; /* value of padded input taps (they then contribute nothing, see bias) */
     int32_t output_offset;
     int32_t act_min;
@@ -32,22 +18,8 @@ typedef struct {
 
 /* int16 activations, int8 filter (zero points 0, as TFLM's 16x8 kernel assumes). */
 typedef struct {
-    int32_t batches;
-    int32_t in_h;
-    int32_t in_w;
-    int32_t in_c;
-    int32_t out_h;
-    int32_t out_w;
-    int32_t out_c;
-    int32_t depth_multiplier;
-    int32_t filter_h;
-    int32_t filter_w;
-    int32_t stride_h;
-    int32_t stride_w;
-    int32_t dilation_h;
-    int32_t dilation_w;
-    int32_t pad_top;
-    int32_t pad_left;
+    MG_WINDOW_FIELDS
+    int32_t depth_multiplier; /* out_c = in_c * depth_multiplier */
     int32_t act_min;
     int32_t act_max;
     const int32_t *multiplier; /* per output channel: reduced 16-bit multiplier (mg_requantize_s64) */
@@ -55,22 +27,8 @@ typedef struct {
 } mg_depthwise_conv2d_s16_params;
 
 typedef struct {
-    int32_t batches;
-    int32_t in_h;
-    int32_t in_w;
-    int32_t in_c;
-    int32_t out_h;
-    int32_t out_w;
-    int32_t out_c;
-    int32_t depth_multiplier;
-    int32_t filter_h;
-    int32_t filter_w;
-    int32_t stride_h;
-    int32_t stride_w;
-    int32_t dilation_h;
-    int32_t dilation_w;
-    int32_t pad_top;
-    int32_t pad_left;
+    MG_WINDOW_FIELDS
+    int32_t depth_multiplier; /* out_c = in_c * depth_multiplier */
     float act_min;
     float act_max;
 } mg_depthwise_conv2d_f32_params;
