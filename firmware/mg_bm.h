@@ -3,7 +3,7 @@
  * One implementation per board family (mg_bm_mps2.c for the Arm MPS2 machines, mg_bm_riscv_virt.c for
  * the RISC-V virt machine). The board's addresses come from -D flags that mcugen takes from
  * boards/<board>.json:
- *   MG_BM_UART_BASE    text output (CMSDK APB UART or NS16550)
+ *   MG_BM_UART_BASE    text output and input (CMSDK APB UART or NS16550)
  *   MG_BM_TIMER_BASE   CMSDK APB timer used as the counter (Arm)
  *   MG_BM_EXIT_BASE    SiFive test device used for the exit status (RISC-V)
  */
@@ -16,10 +16,15 @@
 extern "C" {
 #endif
 
-/* Output on, counter running. Called once by main before anything else. */
+/* UART on (TX and RX), counter running. Called once by main before anything else. */
 void mg_bm_init(void);
 void mg_bm_putc(char c);
 void mg_bm_puts(const char *s);
+/* The next received byte, or -1 if none arrived (never blocks). */
+int mg_bm_getc_nonblock(void);
+/* Software reset: restarts the startup code with a fresh stack (.data reloaded, .bss zeroed, the
+ * .mg_noinit section left as it is). */
+void mg_bm_reboot(void) __attribute__((noreturn));
 /* Ends the emulation with `status` as the emulator's exit status. */
 void mg_bm_exit(int status) __attribute__((noreturn));
 

@@ -9,8 +9,8 @@
 
 #define UART_REG(off) (*(volatile uint32_t *)(uintptr_t)((MG_BM_UART_BASE) + (off)))
 #define UART_DATA 0x0u
-#define UART_STATE 0x4u /* bit 0: TX buffer full */
-#define UART_CTRL 0x8u  /* bit 0: TX enable */
+#define UART_STATE 0x4u /* bit 0: TX buffer full, bit 1: RX buffer full */
+#define UART_CTRL 0x8u  /* bit 0: TX enable, bit 1: RX enable */
 #define UART_BAUDDIV 0x10u
 
 #define TIMER_CTRL 0x0u /* bit 0: enable, bit 3: interrupt enable (sets INTSTATUS on wrap) */
@@ -20,7 +20,7 @@
 
 void mg_bm_init(void) {
     UART_REG(UART_BAUDDIV) = 16u; /* the smallest divisor the UART accepts */
-    UART_REG(UART_CTRL) = 1u;
+    UART_REG(UART_CTRL) = 3u;
 
     /* The timer's interrupt stays disabled in the NVIC: the enable bit only latches INTSTATUS when the
      * counter wraps, which mg_bm_counter_wrapped() reads. */
@@ -40,6 +40,24 @@ void mg_bm_putc(char c) {
 void mg_bm_puts(const char *s) {
     while (*s) {
         mg_bm_putc(*s++);
+    }
+}
+
+int mg_bm_getc_nonblock(void) {
+    if (!(UART_REG(UART_STATE) & 2u)) {
+        return -1;
+    }
+    return (int)(UART_REG(UART_DATA) & 0xFFu);
+}
+
+extern void mg_reset_handler(void);
+extern uint32_t __stack_top__;
+
+void mg_bm_reboot(void) {
+    /* What the core does on reset, without losing RAM: reload MSP from the vector table's value and
+     * enter the reset handler. */
+    __asm__ volatile("msr msp, %0\n\tdsb\n\tisb\n\tbx %1" : : "r"(&__stack_top__), "r"(mg_reset_handler) : "memory");
+    for (;;) {
     }
 }
 

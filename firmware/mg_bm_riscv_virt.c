@@ -12,7 +12,8 @@
 
 #define UART_REG(off) (*(volatile uint8_t *)(uintptr_t)((MG_BM_UART_BASE) + (off)))
 #define UART_THR 0u
-#define UART_LSR 5u /* bit 5: transmit holding register empty */
+#define UART_RBR 0u
+#define UART_LSR 5u /* bit 0: data ready, bit 5: transmit holding register empty */
 #define EXIT_REG (*(volatile uint32_t *)(uintptr_t)(MG_BM_EXIT_BASE))
 
 #define MG_FAULT_STATUS 126
@@ -44,6 +45,20 @@ void mg_bm_putc(char c) {
 void mg_bm_puts(const char *s) {
     while (*s) {
         mg_bm_putc(*s++);
+    }
+}
+
+int mg_bm_getc_nonblock(void) {
+    if (!(UART_REG(UART_LSR) & 0x01u)) {
+        return -1;
+    }
+    return (int)UART_REG(UART_RBR);
+}
+
+void mg_bm_reboot(void) {
+    /* _start sets gp, tp, sp and mtvec itself, copies .data and zeroes .bss. */
+    __asm__ volatile("j _start" : : : "memory");
+    for (;;) {
     }
 }
 

@@ -88,7 +88,7 @@ def cmd_inspect(args) -> int:
 def cmd_generate(args) -> int:
     from . import codegen, compiler
 
-    if args.board or args.report or args.no_fit_check:
+    if args.board or args.report or args.no_fit_check or args.validation:
         from .targets.platformio import cli_generate
 
         return cli_generate(args)  # a PlatformIO project for the board
@@ -245,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--board", help="write a PlatformIO project for this board (see `mcugen boards`)")
     s.add_argument("--report", action="store_true", help="with --board: print the size report (code, weights, arena, stack vs the board)")
     s.add_argument("--no-fit-check", action="store_true", help="with --board: write the project even if the model does not fit the board")
+    s.add_argument("--validation", action="store_true",
+                   help="with --board: the validation firmware of `mcugen validate` instead of the demo")
     s.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("run", help="run the generated C on the host")

@@ -15,6 +15,12 @@ cycles (instructions on emulated boards) of one invoke:
     mcugen_platform/               (emulated boards only) the local development platform: platform.json,
                                    boards/*.json, builder/main.py, bsp/ (startup, support), ldscripts/
 
+`--validation` writes the validation firmware of `mcugen validate` instead of the demo: src/ holds the
+protocol core copied from firmware/ (mg_validate.c, mg_validate.h), mg_validate_config.h for the model and a
+port for the framework (mg_validate_port_<fw>.c(pp): UART, counter, reset, entry point; emulated boards use
+firmware/mg_validate_bm.c), plus a README.md on how to run `mcugen validate` against it. Its RAM
+(mg_v_ram_bytes: protocol state, RX ring, saved results) is a row of the size report and counts in the fit check.
+
 Before anything is written the model is checked against the board: arena + stack must fit its RAM and
 weights + code its flash. Code, weights, arena and the rest come from a linked ELF: the firmware itself
 for emulated boards; for real boards the demo linked bare-metal with the board's compiler flags (the
@@ -63,10 +69,11 @@ LIBRARY_CALL_STACK = 128  # bytes counted for a C library call (memcpy, expf, ..
 DEMO_STACK = 1024  # bytes the demo and the port add on top of the invoke (printing, framework entry)
 
 # The ST-LINK virtual COM port of each STM32 board: USART, TX and RX pins (port, number), alternate function.
+# family: f4 has the USART's SR/DR registers, f7 and h7 ISR/ICR/RDR/TDR (the validation port reads them).
 STM32_CONSOLES = {
-    "nucleo_f446re": dict(hal_header="stm32f4xx_hal.h", usart="USART2", tx=("A", 2), rx=("A", 3), af=7),
-    "nucleo_h743zi": dict(hal_header="stm32h7xx_hal.h", usart="USART3", tx=("D", 8), rx=("D", 9), af=7),
-    "disco_f746ng": dict(hal_header="stm32f7xx_hal.h", usart="USART1", tx=("A", 9), rx=("B", 7), af=7),
+    "nucleo_f446re": dict(hal_header="stm32f4xx_hal.h", usart="USART2", tx=("A", 2), rx=("A", 3), af=7, family="f4"),
+    "nucleo_h743zi": dict(hal_header="stm32h7xx_hal.h", usart="USART3", tx=("D", 8), rx=("D", 9), af=7, family="h7"),
+    "disco_f746ng": dict(hal_header="stm32f7xx_hal.h", usart="USART1", tx=("A", 9), rx=("B", 7), af=7, family="f7"),
 }
 PORT_FILES = {
     "arduino": "mcugen_port_arduino.cpp",
@@ -74,6 +81,17 @@ PORT_FILES = {
     "espidf": "mcugen_port_espidf.c",
     "qemu": "mcugen_port_qemu.c",
 }
+# The validation firmware's port per framework (`generate --validation`); emulated boards use firmware/'s.
+VALIDATE_PORT_FILES = {
+    "arduino": "mg_validate_port_arduino.cpp",
+    "stm32cube": "mg_validate_port_stm32cube.c",
+    "espidf": "mg_validate_port_espidf.c",
+    "qemu": "mg_validate_bm.c",
+}
+VALIDATE_CORE = ("mg_validate.c", "mg_validate.h")  # copied from firmware/ into src/
+VALIDATE_STACK_ROOT = "mg_validate_poll"  # the validation firmware's stack: its loop, the invoke included
+# gc-sections would drop the constant (the core does not read it); kept, the ELF tells its protocol RAM.
+VALIDATE_LINK_FLAGS = ["-Wl,-u,mg_v_ram_bytes"]
 
 
 class BoardFitError(MCUGenError):
@@ -264,14 +282,20 @@ class Project:
     inputs: list[np.ndarray]
     port: str
     counter: str
+    validation: bool = False  # the validation firmware (mg_validate.c) instead of the demo
+    port_file: str = ""
 
 
 def render_project(program: compiler.Program, name: str, board: boards.Board, model_label: str,
-                   stack: tuple[int, str] | None = None) -> Project:
-    """All files of the project for `board`, as {relative path: text}. Deterministic."""
+                   stack: tuple[int, str] | None = None, validation: bool = False,
+                   validation_ram: int | None = None) -> Project:
+    """All files of the project for `board`, as {relative path: text}. Deterministic.
+
+    validation: the firmware of `mcugen validate` (protocol core + a port for the framework) instead of
+    the demo; validation_ram (the measured mg_v_ram_bytes) only goes into its README."""
     port = port_kind(board)
     counter = counter_kind(board, port)
-    port_file = PORT_FILES[port]
+    port_file = (VALIDATE_PORT_FILES if validation else PORT_FILES)[port]
     inputs = demo_inputs(program)
     outputs = _io(program, program.graph.outputs)
     env = _jinja()
@@ -292,6 +316,7 @@ def render_project(program: compiler.Program, name: str, board: boards.Board, mo
     if counter == "bm":
         tpi = ticks_per_instruction(board)
         ctx.update(tpi_num=tpi.numerator, tpi_den=tpi.denominator)
+    ctx.update(validation=validation, emulated=port == "qemu", env=env_name)
     files: dict[str, str] = {}
     lib_files = codegen.render(program, name, model_label)
     for fname, text in lib_files.items():
@@ -299,13 +324,33 @@ def render_project(program: compiler.Program, name: str, board: boards.Board, mo
     files[f"lib/{name}/library.json"] = env.get_template("pio_library.json.j2").render(
         ctx, steps=len(program.steps), macs=program.macs, arena_size=program.arena_size,
         weights_bytes=program.weights_bytes, flags=LIB_FLAGS)
-    files["src/main.c"] = env.get_template("pio_main.c.j2").render(ctx)
-    files["src/mcugen_port.h"] = env.get_template("pio_port.h.j2").render(ctx)
+    if not (validation and port == "qemu"):  # mg_validate_bm.c counts with mg_bm.h directly
+        files["src/mcugen_port.h"] = env.get_template("pio_port.h.j2").render(ctx)
     port_ctx = dict(ctx)
     if port == "stm32cube":
         port_ctx["console"] = _stm32_console(board)
-    files[f"src/{port_file}"] = env.get_template(f"pio_port_{port}.{port_file.rsplit('.', 1)[1]}.j2").render(port_ctx)
-    files[f"src/{name}_test_input.h"] = _test_input_header(name, program, inputs)
+    if validation:
+        from ..validate.firmware import config_header
+
+        fw = boards.firmware_dir()
+        for fname in VALIDATE_CORE:
+            files[f"src/{fname}"] = (fw / fname).read_text()
+        files["src/mg_validate_config.h"] = config_header(program, name, noinit=board.emulated)
+        if port == "qemu":
+            files[f"src/{port_file}"] = (fw / port_file).read_text()
+        else:
+            files[f"src/{port_file}"] = env.get_template(
+                f"pio_validate_port_{port}.{port_file.rsplit('.', 1)[1]}.j2").render(port_ctx)
+        port_what = {"qemu": "the bare-metal port (UART, counter, reset) of mcugen's emulated boards",
+                     "stm32cube": "the port: HAL UART with RX interrupt, DWT counter, reset",
+                     "arduino": "the port: Serial, counter, reset, setup()/loop()",
+                     "espidf": "the port: UART0 driver, cycle counter, esp_restart, app_main()"}[port]
+        files["README.md"] = env.get_template("pio_validate_README.md.j2").render(
+            ctx, port_what=port_what, arena_size=program.arena_size, ram_bytes=validation_ram)
+    else:
+        files["src/main.c"] = env.get_template("pio_main.c.j2").render(ctx)
+        files[f"src/{port_file}"] = env.get_template(f"pio_port_{port}.{port_file.rsplit('.', 1)[1]}.j2").render(port_ctx)
+        files[f"src/{name}_test_input.h"] = _test_input_header(name, program, inputs)
     files[".gitignore"] = ".pio/\n"
 
     extra_options = []
@@ -314,9 +359,14 @@ def render_project(program: compiler.Program, name: str, board: boards.Board, mo
         for rel, text in local_platform_files().items():
             files[f"{PLATFORM_DIR}/{rel}"] = text
         upload_note = "run the firmware under QEMU (exit status = the invoke's status)"
+        if validation:
+            # The builder's upload prints how to validate instead of waiting in QEMU for a host.
+            extra_options += [("custom_mcugen_validation", "yes"), ("custom_mcugen_model", codegen.comment_safe(model_label))]
     else:
         platform = board.platformio["platform"]
         upload_note = "flash the board"
+    if validation:
+        extra_options.append(("build_flags", " ".join(VALIDATE_LINK_FLAGS)))
     if port == "espidf":
         flash_mb = board.flash_bytes >> 20
         extra_options.append(("board_build.partitions", "partitions.csv"))
@@ -324,16 +374,17 @@ def render_project(program: compiler.Program, name: str, board: boards.Board, mo
         # Xtensa's register windows spill into the frames: a generous margin over the measured invoke.
         main_stack = max(4096, -(-((stack[0] if stack else 4096) + DEMO_STACK + 2048) // 1024) * 1024)
         files["CMakeLists.txt"] = env.get_template("pio_espidf_CMakeLists.txt.j2").render(ctx)
-        files["src/CMakeLists.txt"] = env.get_template("pio_espidf_src_CMakeLists.txt.j2").render(ctx)
+        files["src/CMakeLists.txt"] = env.get_template("pio_espidf_src_CMakeLists.txt.j2").render(
+            ctx, src_files=["mg_validate.c", port_file] if validation else ["main.c", port_file])
         files["sdkconfig.defaults"] = env.get_template("pio_sdkconfig.defaults.j2").render(
             ctx, stack_note=stack_note, main_stack=main_stack, flash_mb=flash_mb)
         files["partitions.csv"] = env.get_template("pio_partitions.csv.j2").render(
             ctx, flash_mb=flash_mb, app_size=hex(board.flash_bytes - 0x10000))
     files["platformio.ini"] = env.get_template("pio_platformio.ini.j2").render(
-        ctx, emulated=port == "qemu", platform_dir=PLATFORM_DIR, env=env_name, platform=platform,
+        ctx, platform_dir=PLATFORM_DIR, platform=platform,
         pio_board=board.platformio["board"], framework=board.platformio.get("framework"),
         extra_options=extra_options, upload_note=upload_note)
-    return Project(board, name, program, files, inputs, port, counter)
+    return Project(board, name, program, files, inputs, port, counter, validation, port_file)
 
 
 def _stm32_console(board: boards.Board) -> dict:
@@ -365,6 +416,9 @@ class SizeReport:
     stack_note: str
     other_flash: int | None  # startup, demo, C library, ...
     other_ram: int | None
+    # Validation firmware only: the RAM the link map gives mg_validate.o (= mg_v_ram_bytes): protocol
+    # state, RX ring, saved results. None for the demo (or when nothing could be linked).
+    validation: int | None = None
 
     @property
     def model_flash(self) -> int:
@@ -375,18 +429,24 @@ class SizeReport:
         return self.arena + (self.stack or 0)
 
     @property
+    def fit_ram(self) -> int:
+        """What the fit check compares with the board's RAM: arena + stack (+ the protocol's RAM)."""
+        return self.model_ram + (self.validation or 0)
+
+    @property
     def total_flash(self) -> int:
         return self.model_flash + (self.other_flash or 0)
 
     @property
     def total_ram(self) -> int:
-        return self.model_ram + (self.other_ram or 0)
+        return self.fit_ram + (self.other_ram or 0)
 
     def problems(self) -> list[str]:
         out = []
-        if self.model_ram > self.ram_limit:
-            out.append(f"arena {self.arena} B + stack {self.stack or 0} B = {self.model_ram} B "
-                       f"({_kib(self.model_ram)}) > RAM {self.ram_limit} B ({_kib(self.ram_limit)})")
+        if self.fit_ram > self.ram_limit:
+            val = f" + validation {self.validation} B" if self.validation is not None else ""
+            out.append(f"arena {self.arena} B + stack {self.stack or 0} B{val} = {self.fit_ram} B "
+                       f"({_kib(self.fit_ram)}) > RAM {self.ram_limit} B ({_kib(self.ram_limit)})")
         if self.model_flash > self.flash_limit:
             est = ", code estimated" if self.estimated else ""
             out.append(f"weights {self.weights} B + code {self.code or 0} B{est} = {self.model_flash} B "
@@ -401,12 +461,17 @@ class SizeReport:
                 ("other", self.other_flash, self.other_ram, "demo, startup, C library"),
                 ("total", self.total_flash, self.total_ram, ""),
                 ("board", self.flash_limit, self.ram_limit, "")]
+        if self.validation is not None:
+            rows.insert(4, ("validation", None, self.validation,
+                            f"protocol state, RX ring, saved results (mg_v_ram_bytes = {self.validation} B)"))
+            rows[5] = ("other", self.other_flash, self.other_ram, "protocol code, port, startup, C library")
+        w = 11 if self.validation is not None else 9  # the label column fits "validation"
         lines = [f"size report for {self.board}: {self.basis}", f"  compiled with {self.compiler}",
-                 f"  {'':<9}{'flash':>12}{'RAM':>12}"]
+                 f"  {'':<{w}}{'flash':>12}{'RAM':>12}"]
         for label, fl, ram, note in rows:
-            lines.append(f"  {label:<9}{_kib(fl) if fl is not None else '-':>12}{_kib(ram) if ram is not None else '-':>12}"
+            lines.append(f"  {label:<{w}}{_kib(fl) if fl is not None else '-':>12}{_kib(ram) if ram is not None else '-':>12}"
                          f"{'   ' + note if note else ''}")
-        lines.append(f"  {'used':<9}{100 * self.total_flash / self.flash_limit:>11.1f}%{100 * self.total_ram / self.ram_limit:>11.1f}%")
+        lines.append(f"  {'used':<{w}}{100 * self.total_flash / self.flash_limit:>11.1f}%{100 * self.total_ram / self.ram_limit:>11.1f}%")
         return "\n".join(lines)
 
 
@@ -427,6 +492,41 @@ uint32_t mcugen_port_micros(void) { return 0u; }
 uint32_t mcugen_port_cycles(void) { return 0u; }
 
 int main(void) { return mcugen_demo(); }
+"""
+
+_MEASURE_VALIDATE_PORT = """/* Size measurement only: the validation core with a port that talks to nothing. */
+#include "mcugen_port.h"
+#include "mg_validate.h"
+
+volatile uint8_t mg_measure_sink;
+volatile int mg_measure_source = -1;
+
+void mg_v_port_poll_rx(void) {
+    const int c = mg_measure_source;
+    if (c >= 0) {
+        mg_validate_rx((uint8_t)c);
+    }
+}
+void mg_v_port_write(const uint8_t *data, uint32_t n) {
+    while (n--) {
+        mg_measure_sink = *data++;
+    }
+}
+void mg_v_port_counter_start(void) { mcugen_counter_start(); }
+uint32_t mg_v_port_counter(void) { return mcugen_counter(); }
+void mg_v_port_reboot(void) {
+    for (;;) {
+    }
+}
+uint32_t mcugen_port_micros(void) { return 0u; }
+uint32_t mcugen_port_cycles(void) { return 0u; }
+
+int main(void) {
+    mg_validate_init();
+    for (;;) {
+        mg_validate_poll();
+    }
+}
 """
 
 # Generous regions: the measurement must link whatever the size, the fit check compares afterwards.
@@ -576,8 +676,10 @@ def _tool_version(cc: str) -> str:
 
 
 def measure(project: Project) -> SizeReport:
-    """Compile and link the project's model and demo for its board and attribute the linked sizes."""
+    """Compile and link the project's model and demo (or validation firmware) for its board and attribute
+    the linked sizes. For the validation firmware the RAM of mg_validate.o is the `validation` row."""
     board, name, program = project.board, project.name, project.program
+    what = "the validation firmware" if project.validation else "the demo"
     gcc = board.gcc
     estimated = False
     if gcc is None or shutil.which(gcc.cc) is None:
@@ -588,22 +690,24 @@ def measure(project: Project) -> SizeReport:
                               program.arena_size, None, "not measured", None, None)
         cc, cflags, estimated = "arm-none-eabi-gcc", STAND_IN_CFLAGS, True
         why = f"no compiler for {board.core} here" if gcc is None else f"{gcc.cc} is not installed"
-        basis = f"estimate: the demo linked bare-metal for Thumb-2 ({why})"
+        basis = f"estimate: {what} linked bare-metal for Thumb-2 ({why})"
     else:
         cc, cflags = gcc.cc, list(gcc.cflags)
         basis = ("the project's firmware" if board.emulated else
-                 f"the demo linked bare-metal (the {board.platformio.get('framework')} framework's code is not counted)")
+                 f"{what} linked bare-metal (the {board.platformio.get('framework')} framework's code is not counted)")
     from . import qemu
 
-    sources = {Path(p).name: text for p, text in project.files.items()
-               if p.startswith(f"lib/{name}/src/") or p in ("src/main.c", "src/mcugen_port.h", f"src/{name}_test_input.h")}
+    app = (["src/mcugen_port.h", "src/mg_validate_config.h", *(f"src/{f}" for f in VALIDATE_CORE)] if project.validation
+           else ["src/main.c", "src/mcugen_port.h", f"src/{name}_test_input.h"])
+    sources = {Path(p).name: text for p, text in project.files.items() if p.startswith(f"lib/{name}/src/") or p in app}
     include_dirs = []
     is_rv = any(f.startswith("-march=rv") for f in cflags)
     libc = ["--specs=picolibc.specs"] if is_rv else ["--specs=nosys.specs"]
     if board.emulated and not estimated:
         # The firmware `pio run` builds: same sources, flags, startup and linker script.
         fw = boards.firmware_dir()
-        sources[PORT_FILES["qemu"]] = project.files[f"src/{PORT_FILES['qemu']}"]
+        port_file = project.port_file or PORT_FILES["qemu"]
+        sources[port_file] = project.files[f"src/{port_file}"]
         for fname in (board.emulator.startup, board.emulator.support):
             sources[fname] = (fw / fname).read_text()
         include_dirs.append(str(fw))
@@ -611,11 +715,13 @@ def measure(project: Project) -> SizeReport:
         link_flags = qemu.link_flags(board)
         ldscript = None
     else:
-        sources["mcugen_measure_port.c"] = _MEASURE_PORT
+        sources["mcugen_measure_port.c"] = _MEASURE_VALIDATE_PORT if project.validation else _MEASURE_PORT
         ldscript = _MEASURE_LDSCRIPT
         compile_flags = [*cflags, qemu.DEFAULT_OPT, *qemu.FIRMWARE_CFLAGS, *(libc if is_rv else [])]
         link_flags = [*(gcc.ldflags if is_rv else cflags), *libc, "-nostartfiles", "-Wl,--gc-sections",
                       "-Wl,--start-group", "-lc", "-lm", "-lgcc", "-Wl,--end-group"]
+    if project.validation:
+        link_flags = [*link_flags, *VALIDATE_LINK_FLAGS]  # as the project's build_flags
     shown = [f for f in compile_flags if not f.startswith(("-D", "-W", "--specs"))]
     compiler_text = f"{' '.join([cc, *shown])} (gcc {_tool_version(cc)})"
     compile_flags = [*compile_flags, "-fcallgraph-info=su"]
@@ -658,10 +764,13 @@ def measure(project: Project) -> SizeReport:
         model_obj = f"{name}.o"
         kernel_objs = {Path(p).stem + ".o" for p in project.files if p.startswith(f"lib/{name}/src/mg_") and p.endswith(".c")}
         model_ram = 0
+        validation_ram = 0
         for section, size, obj in _map_input_sections(map_file.read_text()):
             base = Path(obj).name
             kind = _section_kind(section)
-            if base == model_obj:
+            if base == "mg_validate.o" and (kind in ("data", "bss") or section.startswith(".mg_noinit")):
+                validation_ram += size  # its state struct and the persistent one (.mg_noinit on emulated boards)
+            elif base == model_obj:
                 if kind == "text":
                     parts["code"] += size
                 elif kind in ("rodata", "data"):
@@ -672,12 +781,17 @@ def measure(project: Project) -> SizeReport:
             elif base in kernel_objs and kind in ("text", "rodata"):
                 parts["code"] += size
         ci_texts = [p.read_text() for p in tmpdir.glob("*.ci")]
-        stack, stack_note = invoke_stack(ci_texts, f"{name}_invoke")
+        stack, stack_note = None, ""
+        if project.validation:  # the protocol's loop calls the invoke: its worst case includes the invoke's
+            stack, stack_note = invoke_stack(ci_texts, VALIDATE_STACK_ROOT)
+        if stack is None:
+            stack, stack_note = invoke_stack(ci_texts, f"{name}_invoke")
     report = SizeReport(
         board=board.id, flash_limit=board.flash_bytes, ram_limit=board.ram_bytes, basis=basis, compiler=compiler_text,
         estimated=estimated, code=parts["code"], weights=parts["weights"], arena=parts["arena"], stack=stack,
         stack_note=stack_note, other_flash=max(0, flash_total - parts["code"] - parts["weights"]),
-        other_ram=max(0, ram_total - parts["arena"] - model_ram))
+        other_ram=max(0, ram_total - parts["arena"] - model_ram - validation_ram),
+        validation=validation_ram if project.validation else None)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         staged = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -728,20 +842,25 @@ class GenerateResult:
 
 
 def generate_project(model, board_name, out_dir, name: str | None = None, alignment: int = 16,
-                     fit_check: bool = True) -> GenerateResult:
-    """Compile `model` and write the PlatformIO project for `board_name` into `out_dir`.
+                     fit_check: bool = True, validation: bool = False) -> GenerateResult:
+    """Compile `model` and write the PlatformIO project for `board_name` into `out_dir`; with
+    `validation`, the validation firmware of `mcugen validate` instead of the demo.
 
-    Raises BoardFitError (nothing written) when the model does not fit the board and fit_check is on."""
+    Raises BoardFitError (nothing written) when the model does not fit the board and fit_check is on
+    (arena + stack, plus the protocol's RAM for the validation firmware, against the board's RAM)."""
     board = boards.load(board_name)
     port_kind(board)  # an unsupported framework fails before the (slower) compilation
     name = codegen.check_name(name or codegen.default_name(str(model)))
     program = compiler.compile_model(model, alignment)
     label = os.path.basename(str(model))
-    project = render_project(program, name, board, label)
+    project = render_project(program, name, board, label, validation=validation)
     report = measure(project)
-    if project.port == "espidf" and report.stack:
+    if (project.port == "espidf" and report.stack) or validation:
         how = "Thumb-2 stand-in, static analysis" if report.estimated else "static analysis"
-        project = render_project(program, name, board, label, stack=(report.stack, how))  # sizes the main task
+        stack = (report.stack, how) if report.stack else None
+        # the ESP-IDF main task is sized from the stack; the README tells the protocol's RAM
+        project = render_project(program, name, board, label, stack=stack, validation=validation,
+                                 validation_ram=report.validation)
     problems = report.problems()
     if problems and fit_check:
         raise BoardFitError(f"{name} does not fit {board.id}: {'; '.join(problems)} "
@@ -966,12 +1085,16 @@ def flash(target, board_name: str, project_dir=None, name: str | None = None, fi
 
 
 def cli_generate(args) -> int:
-    """`mcugen generate MODEL --board B -o PROJ [--report] [--no-fit-check]`."""
+    """`mcugen generate MODEL --board B -o PROJ [--validation] [--report] [--no-fit-check]`."""
+    validation = bool(getattr(args, "validation", False))
     if not args.board:
+        if validation:
+            raise MCUGenError("--validation goes with --board BOARD (it writes the validation firmware as a "
+                              "board's PlatformIO project)")
         raise MCUGenError("--report and --no-fit-check go with --board BOARD (they concern a board's PlatformIO project)")
     start = time.perf_counter()
     result = generate_project(args.model, args.board, args.output, name=args.name, alignment=args.alignment,
-                              fit_check=not args.no_fit_check)
+                              fit_check=not args.no_fit_check, validation=validation)
     project, report = result.project, result.report
     board, program = project.board, project.program
     elapsed = time.perf_counter() - start
@@ -981,19 +1104,34 @@ def cli_generate(args) -> int:
         f"platform {board.platformio['platform']}" + (f", framework {fw}" if fw else "")
     print(f"{args.output}: PlatformIO project for {board.id} ({how}): {len(result.written)} file(s) written, "
           f"{unchanged} unchanged ({elapsed:.2f} s)")
-    print(f"  lib/{project.name}/: {len(program.steps)} ops, {program.macs:,} MACs; "
-          f"src/main.c runs one invoke on a bundled input and prints outputs and {'instructions' if board.emulated else 'cycles'}")
+    if validation:
+        print(f"  lib/{project.name}/: {len(program.steps)} ops, {program.macs:,} MACs; src/mg_validate.c + "
+              f"src/{project.port_file} serve it to `mcugen validate` over the serial port")
+    else:
+        print(f"  lib/{project.name}/: {len(program.steps)} ops, {program.macs:,} MACs; "
+              f"src/main.c runs one invoke on a bundled input and prints outputs and {'instructions' if board.emulated else 'cycles'}")
     est = " (estimated)" if report.estimated else ""
+    val = f" + validation {_kib(report.validation)}" if validation else ""
     print(f"  flash {_kib(report.model_flash)} of {_kib(report.flash_limit)} (weights {_kib(report.weights)} + code "
-          f"{_kib(report.code)}{est}); RAM {_kib(report.model_ram)} of {_kib(report.ram_limit)} (arena "
-          f"{_kib(report.arena)} + stack {_kib(report.stack)})")
+          f"{_kib(report.code)}{est}); RAM {_kib(report.fit_ram)} of {_kib(report.ram_limit)} (arena "
+          f"{_kib(report.arena)} + stack {_kib(report.stack)}{val})")
+    if validation:
+        ram = "not measured" if report.validation is None else f"{report.validation} B ({_kib(report.validation)})"
+        print(f"  validation RAM: {ram}: protocol state, RX ring, saved results (mg_v_ram_bytes), in the fit check")
     for problem in report.problems():
         print(f"  warning: does not fit: {problem}")
     for note in program.notes:
         print(f"  note: {note}")
     if args.report:
         print(report.format())
-    print(f"  next: pio run -d {args.output}   or   mcugen flash {args.output} --board {board.id}")
+    if validation and board.emulated:
+        print(f"  next: pio run -d {args.output}, then mcugen validate {args.model} --board {board.id} "
+              f"--firmware {Path(args.output) / '.pio' / 'build' / board.id / 'program.elf'}")
+    elif validation:
+        print(f"  next: pio run -d {args.output} -t upload, then mcugen validate {args.model} --board {board.id} "
+              f"--port /dev/ttyACM0 (the board's serial port)")
+    else:
+        print(f"  next: pio run -d {args.output}   or   mcugen flash {args.output} --board {board.id}")
     return 0
 
 

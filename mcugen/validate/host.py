@@ -3,6 +3,7 @@
     with Session(TcpTransport("127.0.0.1", port)) as s:
         s.handshake()
         results = s.run_all([input_bytes, ...])    # one Result per input, in order
+        results = s.stream(1000, seed=7)           # the board's own inputs (protocol.stream_inputs)
 """
 from __future__ import annotations
 
@@ -79,17 +80,27 @@ class SerialTransport:
 
 
 class LoopbackTransport:
-    """An in-process board (SimBoard) behind an optional fault function, for tests."""
+    """An in-process board (SimBoard) behind optional fault functions (bytes -> bytes) on the way
+    to the board (faults) and back (faults_down), for tests. Each recv() polls the board once, as
+    the firmware's main loop calls mg_validate_poll(), so a streaming board produces a result."""
 
-    def __init__(self, board, faults=None):
-        self.board, self.faults, self.pending = board, faults, b""
+    def __init__(self, board, faults=None, faults_down=None):
+        self.board, self.faults, self.faults_down, self.pending = board, faults, faults_down, b""
 
     def send(self, data: bytes) -> None:
         if self.faults:
             data = self.faults(data)
-        self.pending += self.board.feed(data)
+        self._down(self.board.feed(data))
+
+    def _down(self, data: bytes) -> None:
+        if self.faults_down:
+            data = self.faults_down(data)
+        self.pending += data
 
     def recv(self, timeout: float) -> bytes:
+        poll = getattr(self.board, "poll", None)
+        if poll:
+            self._down(poll())
         data, self.pending = self.pending, b""
         if not data:
             time.sleep(min(timeout, 0.001))
@@ -112,6 +123,9 @@ class Counters:
     resent_after_reset: int = 0
     handshakes: int = 0
     frames_dropped: int = 0
+    streams: int = 0               # STREAM frames sent (first, retries, restarts after a reset)
+    resends: int = 0               # RESEND frames sent
+    received: int = 0              # RESULT frames stream() received for its pid (duplicates included)
     epochs: list = field(default_factory=list)
 
 
@@ -132,7 +146,8 @@ class Session:
         self.window, self.timeout, self.max_timeout = window, timeout, max_timeout
         self.backoff, self.max_attempts = backoff, max_attempts
         self.rng = random.Random(seed)
-        self.parser = P.Parser()
+        # Until the handshake tells the output size, only the small messages are expected.
+        self.parser = P.Parser(P.SMALL_PAYLOAD)
         self.pid = 0
         self.epoch = None
         self.info: P.HelloAck | None = None
@@ -161,9 +176,13 @@ class Session:
             self.c.frames_dropped += self.parser.dropped - before
 
     def handshake(self) -> P.HelloAck:
-        nonce = self.rng.getrandbits(32) | 1   # never 0: the board's table of old nonces starts zeroed
         timeout = self.timeout
-        for _ in range(self.max_attempts):
+        for attempt in range(self.max_attempts):
+            # A retry repeats the nonce (a late duplicate then gets the same pid), except every third
+            # attempt: if a late HELLO of an earlier session took the board over, the board ignores
+            # our nonce as a replaced session's, and only a fresh one gets through.
+            if attempt % 3 == 0:
+                nonce = self.rng.getrandbits(32) | 1   # never 0: the board's table of old nonces starts zeroed
             self.t.send(P.hello(nonce))
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -172,6 +191,7 @@ class Session:
                     if isinstance(m, P.HelloAck) and m.nonce == nonce:
                         self.inbox = []
                         self.pid, self.epoch, self.info = m.pid, m.epoch, m
+                        self.parser.max_payload = max(P.SMALL_PAYLOAD, P.RESULT_HEAD + m.out_bytes)
                         self.c.handshakes += 1
                         self.c.epochs.append(m.epoch)
                         return m
@@ -193,6 +213,10 @@ class Session:
                         return m
             timeout = min(timeout * self.backoff, self.max_timeout)
         raise ValidateError(f"no STATS_REPLY from the board after {self.max_attempts} attempts")
+
+    def _window(self) -> int:
+        """Requests in flight: ours, or fewer if the board advertised a smaller window."""
+        return max(1, min(self.window, self.info.window)) if self.info else self.window
 
     def _send_run(self, seq: int, p: _Pending) -> None:
         if seq <= self.acked:
@@ -220,7 +244,7 @@ class Session:
         last = base + n - 1
         while delivered < last:
             now = time.monotonic()
-            while next_seq <= last and next_seq - delivered <= self.window:
+            while next_seq <= last and next_seq - delivered <= self._window():
                 p = _Pending(inputs[next_seq - base], 1, now + self.timeout, self.timeout)
                 pending[next_seq] = p
                 self.sent_seqs.add(next_seq)
@@ -292,3 +316,86 @@ class Session:
             self.c.resent_after_reset += 1
             self._send_run(seq, p)
 
+    # -- streaming
+    def _send_stream(self, first: int, count: int, seed: int) -> None:
+        self.t.send(P.stream(self.pid, first, count, seed))
+        self.c.streams += 1
+
+    def stream(self, count: int, seed: int, on_result=None) -> list[P.Result]:
+        """The board runs the model `count` times on its own inputs (for the default source, seq s
+        gets protocol.stream_inputs(seed, [s], ...)) and publishes each result; they are delivered
+        exactly once, in seq order. Seqs continue after the last acknowledged one (r.seq tells
+        which). on_result(i, result) is called in order as results are delivered."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        seed &= 0xFFFFFFFF
+        if not self.pid:
+            self.handshake()
+        first = self.acked + 1
+        last = first + count - 1
+        if last > 0xFFFFFFFF:
+            raise ValidateError("sequence numbers exhausted: start a new session")
+        delivered = first - 1
+        buffered: dict[int, P.Result] = {}
+        out: list[P.Result] = []
+        s_first, s_count = first, count          # the STREAM under the current pid
+        self._send_stream(s_first, s_count, seed)
+        timeout, attempts = self.timeout, 1
+        deadline = time.monotonic() + timeout
+        while delivered < last:
+            self._pump(max(deadline - time.monotonic(), 0.0))
+            reset = False
+            for m in self.inbox:
+                if not isinstance(m, P.Result) or m.pid != self.pid:
+                    continue  # an older session's frame, or not a result
+                if m.status == P.STATUS_UNKNOWN_PID or m.epoch != self.epoch:
+                    reset = True
+                    continue
+                self.c.received += 1
+                if m.status == P.STATUS_STALE:      # late answers to an earlier run_all's retries
+                    self.c.stale += 1
+                elif m.status == P.STATUS_BUSY:
+                    self.c.busy += 1
+                elif m.seq <= delivered or m.seq in buffered or m.seq > last:
+                    self.c.duplicates_suppressed += 1
+                else:
+                    buffered[m.seq] = m
+            self.inbox = []
+            if reset:
+                # The board was reset: it forgot the pid and the stream. Resume where delivery
+                # stopped, under a new pid; nothing delivered is produced again.
+                self.c.resets += 1
+                self.handshake()
+                buffered.clear()   # results of the old boot that were not delivered yet: produced again
+                s_first, s_count = delivered + 1, last - delivered
+                self._send_stream(s_first, s_count, seed)
+                timeout, attempts = self.timeout, 1
+                deadline = time.monotonic() + timeout
+                continue
+            moved = False
+            while delivered + 1 in buffered:
+                delivered += 1
+                r = buffered.pop(delivered)
+                out.append(r)
+                if on_result:
+                    on_result(delivered - first, r)
+                moved = True
+            now = time.monotonic()
+            if moved:
+                self.acked = delivered
+                self.t.send(P.ack(self.pid, delivered))
+                timeout, attempts = self.timeout, 1
+                deadline = now + timeout
+            elif now >= deadline:
+                if attempts >= self.max_attempts:
+                    raise ValidateError(f"stream: no result for seq {delivered + 1} after {attempts} attempts")
+                attempts += 1
+                timeout = min(timeout * self.backoff, self.max_timeout)
+                deadline = now + timeout
+                self.c.retries += 1
+                if delivered >= s_first:
+                    self.t.send(P.ack(self.pid, delivered))   # a lost ACK leaves the board waiting
+                self._send_stream(s_first, s_count, seed)      # a lost STREAM: the duplicate is ignored
+                self.t.send(P.resend(self.pid, delivered + 1))  # lost results: replayed from the slots
+                self.c.resends += 1
+        return out

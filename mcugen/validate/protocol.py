@@ -20,6 +20,9 @@ Messages (pid = producer id, seq = request sequence number, both u32):
     STATS_REPLY board->host  nonce u32, epoch u32, runs u32, max_runs_per_seq u32, double_runs u32,
                              replays u32, stale u32
     RESET       host->board  (empty)                   the board jumps to its reset handler
+    STREAM      host->board  pid u32, first_seq u32, count u32 (0 = until STOP), seed u32
+    RESEND      host->board  pid u32, from_seq u32
+    STOP        host->board  pid u32
 
 Rules on the board: it runs each (pid, seq) at most once. It keeps the responses of the last WINDOW
 (5) unacknowledged requests; a retried RUN is answered from the saved response (a "replay"); a RUN
@@ -34,6 +37,36 @@ request is retried after a timeout that doubles up to a limit of attempts; an AC
 contiguously delivered seq is sent after each delivery. A new epoch or STATUS_UNKNOWN_PID means the
 board was reset: the host handshakes again and re-sends every unacknowledged request under the new
 pid. Acknowledged requests are never sent again.
+
+Streaming mode: the board runs the model continuously on its own input source (stream_inputs()
+below, or a sensor in the firmware's mg_v_stream_input()) and publishes each result.
+Board: a STREAM, RESEND or STOP for a pid it did not hand out gets RESULT(status UNKNOWN_PID, seq =
+first_seq / from_seq / 0, no output). A STREAM for the current pid with the same (first_seq, count,
+seed) as the active or finished stream is a duplicate and ignored, and so is one with first_seq <=
+the last acknowledged seq (a late duplicate of an earlier stream: counted as stale, as a stale RUN
+is; restarting it would run acknowledged seqs again); any other STREAM starts a stream:
+next = first_seq, last acknowledged = first_seq - 1, every slot freed. While a stream is active, next
+!= first_seq + count (count 0: unbounded) and a slot is free, each poll of the board produces one
+result: every input filled for seq `next`, the model reset (results are independent and reproducible),
+invoked and timed, the result saved in a slot, run counters updated as for RUN, RESULT sent. ACK frees
+slots exactly as in request mode, so with WINDOW unacknowledged results the board waits
+(backpressure). RESEND re-sends every saved result with seq >= from_seq in seq order (replays). STOP
+ends the stream. RUN and STREAM share the slots and the last acknowledged seq; a session uses one mode
+at a time.
+Host: first = last acknowledged + 1; it sends STREAM and delivers results in seq order exactly once
+(a seq already delivered or already buffered is a suppressed duplicate), sending a cumulative ACK
+after each progress. When nothing progresses for a timeout (doubling up to a cap, at most a number of
+attempts) it re-sends ACK(delivered) if anything was delivered, the same STREAM (idempotent) and
+RESEND(pid, delivered + 1). On UNKNOWN_PID or a new epoch it handshakes again and sends STREAM(new
+pid, delivered + 1, remaining count, seed): the stream resumes where delivery stopped and nothing
+delivered is produced again.
+
+Default stream input source (mg_v_stream_input() in firmware/mg_validate.c gives the same bytes):
+    x = seed ^ (seq * 0x9E3779B9) (mod 2^32); if x == 0: x = 0x6D2B79F5
+    next(): x ^= x << 13; x ^= x >> 17; x ^= x << 5 (mod 2^32); return x
+    one state per seq, continuing across the inputs in order:
+      float32 input: each element = (float)(next() >> 8) / 8388608.0f - 1.0f   (exact in float32)
+      other input:   each byte = next() >> 24
 """
 from __future__ import annotations
 
@@ -41,15 +74,23 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+import numpy as np
+
 MAGIC = b"\xa5\x5a"
 HEADER = 5          # magic + length + type
 TRAILER = 4         # CRC32
-MAX_PAYLOAD = 4096
+MAX_PAYLOAD = 0xFFFF   # what the u16 length allows; receivers lower it to their largest frame
 WINDOW = 5
 
-HELLO, HELLO_ACK, RUN, RESULT, ACK, STATS, STATS_REPLY, RESET = range(1, 9)
+HELLO, HELLO_ACK, RUN, RESULT, ACK, STATS, STATS_REPLY, RESET, STREAM, RESEND, STOP = range(1, 12)
 TYPE_NAMES = {HELLO: "HELLO", HELLO_ACK: "HELLO_ACK", RUN: "RUN", RESULT: "RESULT", ACK: "ACK",
-              STATS: "STATS", STATS_REPLY: "STATS_REPLY", RESET: "RESET"}
+              STATS: "STATS", STATS_REPLY: "STATS_REPLY", RESET: "RESET", STREAM: "STREAM",
+              RESEND: "RESEND", STOP: "STOP"}
+RUN_HEAD, RESULT_HEAD = 8, 17
+# The largest frame without model data (STATS_REPLY has 28 bytes): with RUN_HEAD + input bytes and
+# RESULT_HEAD + output bytes it bounds what a receiver accepts, so a corrupted length field makes
+# the parser wait for at most one real frame's worth of bytes before it resynchronises.
+SMALL_PAYLOAD = 32
 
 STATUS_OK, STATUS_INVOKE_FAILED, STATUS_STALE, STATUS_UNKNOWN_PID, STATUS_BUSY, STATUS_BAD_SIZE = range(6)
 STATUS_NAMES = {STATUS_OK: "ok", STATUS_INVOKE_FAILED: "invoke failed", STATUS_STALE: "stale",
@@ -183,6 +224,48 @@ def reset() -> bytes:
     return encode(RESET)
 
 
+def stream(pid: int, first_seq: int, count: int, seed: int) -> bytes:
+    return encode(STREAM, struct.pack("<4I", pid, first_seq, count, seed))
+
+
+def resend(pid: int, from_seq: int) -> bytes:
+    return encode(RESEND, struct.pack("<II", pid, from_seq))
+
+
+def stop(pid: int) -> bytes:
+    return encode(STOP, struct.pack("<I", pid))
+
+
+def stream_inputs(seed: int, seqs, sizes, is_float) -> list[bytes]:
+    """The default stream input source: for each seq, the concatenated input bytes the board
+    generates (see the module docstring). sizes are the per-input byte counts (MG_V_IN_SIZES),
+    is_float the per-input float32 flags (MG_V_IN_FLOAT). Vectorised over seqs."""
+    seqs = np.asarray(list(seqs), dtype=np.uint64)
+    if len(sizes) != len(is_float):
+        raise ValueError("sizes and is_float differ in length")
+    x = ((np.uint64(seed & 0xFFFFFFFF) ^ (seqs * np.uint64(0x9E3779B9))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    x[x == 0] = np.uint32(0x6D2B79F5)
+    parts = []
+    for n, f in zip(sizes, is_float):
+        n = int(n)
+        if f and n % 4:
+            raise ValueError(f"a float32 input of {n} bytes")
+        steps = n // 4 if f else n
+        vals = np.empty((steps, len(seqs)), dtype=np.uint32)
+        for i in range(steps):   # xorshift32; numpy uint32 shifts drop the high bits (mod 2^32)
+            x ^= x << np.uint32(13)
+            x ^= x >> np.uint32(17)
+            x ^= x << np.uint32(5)
+            vals[i] = x
+        if f:
+            el = (vals >> np.uint32(8)).astype(np.float32) / np.float32(8388608.0) - np.float32(1.0)
+            parts.append(np.ascontiguousarray(el.T).astype("<f4").view(np.uint8).reshape(len(seqs), n))
+        else:
+            parts.append(np.ascontiguousarray((vals >> np.uint32(24)).astype(np.uint8).T))
+    rows = np.concatenate(parts, axis=1) if parts else np.zeros((len(seqs), 0), np.uint8)
+    return [r.tobytes() for r in rows]
+
+
 def decode(ftype: int, payload: bytes):
     """A valid frame's message: HelloAck, Result, Stats, or (type, fields) for host->board messages.
     Raises ProtocolError for a well-framed message with a malformed payload."""
@@ -203,6 +286,12 @@ def decode(ftype: int, payload: bytes):
             return (ftype, (pid, seq, bytes(payload[8:])))
         if ftype == RESET and not payload:
             return (ftype, ())
+        if ftype == STREAM:
+            return (ftype, struct.unpack("<4I", payload))
+        if ftype == RESEND:
+            return (ftype, struct.unpack("<II", payload))
+        if ftype == STOP:
+            return (ftype, struct.unpack("<I", payload))
     except struct.error as e:
         raise ProtocolError(f"malformed {TYPE_NAMES.get(ftype, ftype)} payload: {e}") from None
     raise ProtocolError(f"unknown or malformed frame type {ftype}")
