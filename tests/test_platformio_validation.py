@@ -85,7 +85,6 @@ def test_real_board_validation_project(board_id, real_projects, program, work):
     fw = board.platformio["framework"]
     assert config.get(env, "platform") == board.platformio["platform"]
     assert config.get(env, "framework") == [fw]
-    assert config.get(env, "build_flags") == ["-Wl,-u,mg_v_ram_bytes"]
     assert not config.has_option(env, "lib_deps")
 
     # The protocol core from firmware/, the config for this model (no .mg_noinit on a framework's

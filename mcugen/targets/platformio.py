@@ -90,8 +90,6 @@ VALIDATE_PORT_FILES = {
 }
 VALIDATE_CORE = ("mg_validate.c", "mg_validate.h")  # copied from firmware/ into src/
 VALIDATE_STACK_ROOT = "mg_validate_poll"  # the validation firmware's stack: its loop, the invoke included
-# gc-sections would drop the constant (the core does not read it); kept, the ELF tells its protocol RAM.
-VALIDATE_LINK_FLAGS = ["-Wl,-u,mg_v_ram_bytes"]
 
 
 class BoardFitError(MCUGenError):
@@ -365,8 +363,6 @@ def render_project(program: compiler.Program, name: str, board: boards.Board, mo
     else:
         platform = board.platformio["platform"]
         upload_note = "flash the board"
-    if validation:
-        extra_options.append(("build_flags", " ".join(VALIDATE_LINK_FLAGS)))
     if port == "espidf":
         flash_mb = board.flash_bytes >> 20
         extra_options.append(("board_build.partitions", "partitions.csv"))
@@ -720,8 +716,6 @@ def measure(project: Project) -> SizeReport:
         compile_flags = [*cflags, qemu.DEFAULT_OPT, *qemu.FIRMWARE_CFLAGS, *(libc if is_rv else [])]
         link_flags = [*(gcc.ldflags if is_rv else cflags), *libc, "-nostartfiles", "-Wl,--gc-sections",
                       "-Wl,--start-group", "-lc", "-lm", "-lgcc", "-Wl,--end-group"]
-    if project.validation:
-        link_flags = [*link_flags, *VALIDATE_LINK_FLAGS]  # as the project's build_flags
     shown = [f for f in compile_flags if not f.startswith(("-D", "-W", "--specs"))]
     compiler_text = f"{' '.join([cc, *shown])} (gcc {_tool_version(cc)})"
     compile_flags = [*compile_flags, "-fcallgraph-info=su"]

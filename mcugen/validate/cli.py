@@ -217,9 +217,9 @@ def add_parser(sub) -> None:
     s.add_argument("--stream", action="store_true",
                    help="streaming mode: the board runs the model on its own inputs (seeded by --seed) and "
                         "publishes every result; the host regenerates the inputs and checks each result")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seed of the random inputs, or of the board's stream source (default 0)")
     s.add_argument("--port", help="serial port of a real board running the validation firmware (e.g. /dev/ttyACM0)")
-    s.add_argument("--baud", type=int, default=115200)
+    s.add_argument("--baud", type=int, default=115200, help="baud rate of --port (default 115200, what generated firmware uses)")
     s.add_argument("--firmware", metavar="ELF",
                    help="emulated boards: run this validation firmware ELF (e.g. built by `pio run` from `mcugen "
                         "generate MODEL --board B --validation`) instead of building one")
