@@ -1,6 +1,7 @@
 """Shared pytest setup: import paths, the shared real models, small helpers."""
 from __future__ import annotations
 
+import struct
 import sys
 from pathlib import Path
 
@@ -51,3 +52,19 @@ def random_input(shape, dtype, rng: np.random.Generator) -> np.ndarray:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+def stream_inputs_scalar(seed, seq, sizes, is_float) -> bytes:
+    """The default stream input source of the validation firmware (protocol.py's docstring), one value
+    at a time: an independent check of protocol.stream_inputs and of the C in mg_validate.c."""
+    m = 0xFFFFFFFF
+    x = (seed ^ (seq * 0x9E3779B9)) & m or 0x6D2B79F5
+    out = b""
+    for n, f in zip(sizes, is_float):
+        for _ in range(n // 4 if f else n):
+            x ^= (x << 13) & m
+            x ^= x >> 17
+            x ^= (x << 5) & m
+            # (float)(x >> 8) / 2^23 - 1 is exact in float32: an integer over 2^23 in [-1, 1)
+            out += struct.pack("<f", ((x >> 8) - (1 << 23)) / (1 << 23)) if f else bytes([x >> 24])
+    return out

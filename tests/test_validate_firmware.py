@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import struct
 import subprocess
 import time
 
 import numpy as np
 import pytest
 
-from conftest import MODELS_DIR, TESTS_DIR
+from conftest import MODELS_DIR, TESTS_DIR, stream_inputs_scalar
 
 TOOLS = ("qemu-system-arm", "qemu-system-riscv32", "arm-none-eabi-gcc", "riscv64-unknown-elf-gcc")
 pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in TOOLS), reason=f"needs {', '.join(TOOLS)}")
@@ -43,21 +42,6 @@ def unpack(fw, data: bytes) -> list[np.ndarray]:
         xs.append(np.frombuffer(data[off:off + n], dtype=dt).reshape(shape))
         off += n
     return xs
-
-
-def stream_bytes(seed: int, seq: int, sizes, is_float) -> bytes:
-    """A private scalar copy of the default stream input source (common to C and protocol.py)."""
-    m = 0xFFFFFFFF
-    x = (seed ^ (seq * 0x9E3779B9)) & m or 0x6D2B79F5
-    out = b""
-    for n, f in zip(sizes, is_float):
-        for _ in range(n // 4 if f else n):
-            x ^= (x << 13) & m
-            x ^= x >> 17
-            x ^= (x << 5) & m
-            out += struct.pack("<f", np.float32(x >> 8) / np.float32(8388608.0) - np.float32(1.0)) if f \
-                else bytes([x >> 24])
-    return out
 
 
 def need(path):
@@ -263,7 +247,7 @@ def test_stream_protocol_rules(firmwares):
     finally:
         b.close()
     assert [r.seq for r in bounded] == [100, 101, 102]
-    expected = host_outputs(HELLO, [unpack(fw, stream_bytes(99, s, fw.in_sizes, fw.in_float))
+    expected = host_outputs(HELLO, [unpack(fw, stream_inputs_scalar(99, s, fw.in_sizes, fw.in_float))
                                     for s in [*range(10, 12 + w), 100, 101, 102]])
     assert [r.output for r in first + more + bounded] == expected
     assert stats.runs == w + 2 + 3 and stats.replays == w - 2 and stats.double_runs == 0
@@ -281,7 +265,7 @@ def test_stream_default_inputs_match_python(name, board):
     fw = B.build(str(model), board)
     assert len(fw.in_sizes) == 3 and all(fw.in_float) == name.endswith("float")
     seed, n = 0xC0FFEE, 12
-    mine = [stream_bytes(seed, s, fw.in_sizes, fw.in_float) for s in range(1, n + 1)]
+    mine = [stream_inputs_scalar(seed, s, fw.in_sizes, fw.in_float) for s in range(1, n + 1)]
     if hasattr(P, "stream_inputs"):
         assert P.stream_inputs(seed, range(1, n + 1), fw.in_sizes, fw.in_float) == mine
     b = Board(fw)

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import stream_inputs_scalar
+
 from mcugen.validate import protocol as P
 from mcugen.validate.board import SimBoard
 from mcugen.validate.host import LoopbackTransport, Session
@@ -215,21 +217,6 @@ def test_stream_messages_round_trip():
     assert P.Parser().feed(P.run(1, 2, bytes(96 * 96))) == [(P.RUN, struct.pack("<II", 1, 2) + bytes(96 * 96))]
 
 
-def _stream_inputs_scalar(seed, seq, sizes, is_float):
-    """The docstring's definition, one value at a time (independent of the numpy version)."""
-    m = 0xFFFFFFFF
-    x = (seed ^ (seq * 0x9E3779B9)) & m or 0x6D2B79F5
-    out = b""
-    for n, f in zip(sizes, is_float):
-        for _ in range(n // 4 if f else n):
-            x ^= (x << 13) & m
-            x ^= x >> 17
-            x ^= (x << 5) & m
-            # (float)(x >> 8) / 2^23 - 1 is exact in float32: an integer over 2^23 in [-1, 1)
-            out += struct.pack("<f", ((x >> 8) - (1 << 23)) / (1 << 23)) if f else bytes([x >> 24])
-    return out
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=8),
        st.lists(st.tuples(st.integers(0, 12), st.booleans()), max_size=4))
@@ -237,7 +224,7 @@ def test_stream_inputs_follow_the_spec(seed, seqs, inputs):
     sizes = [n * 4 if f else n for n, f in inputs]
     flags = [f for _, f in inputs]
     got = P.stream_inputs(seed, seqs, sizes, flags)
-    assert got == [_stream_inputs_scalar(seed, s, sizes, flags) for s in seqs]
+    assert got == [stream_inputs_scalar(seed, s, sizes, flags) for s in seqs]
 
 
 def test_stream_inputs_zero_state_and_speed():
@@ -245,7 +232,7 @@ def test_stream_inputs_zero_state_and_speed():
 
     seq = 3
     seed = (seq * 0x9E3779B9) & 0xFFFFFFFF            # x would be 0: the spec replaces it
-    assert P.stream_inputs(seed, [seq], [16], [False])[0] == _stream_inputs_scalar(seed, seq, [16], [False])
+    assert P.stream_inputs(seed, [seq], [16], [False])[0] == stream_inputs_scalar(seed, seq, [16], [False])
     assert len(set(P.stream_inputs(seed, [seq], [16], [False])[0])) > 1
     t = time.monotonic()
     xs = P.stream_inputs(1, range(1, 1001), [10 * 1024], [False])

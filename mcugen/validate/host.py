@@ -252,13 +252,8 @@ class Session:
                 next_seq += 1
             wait = min((p.deadline for p in pending.values()), default=now + self.timeout) - now
             self._pump(max(wait, 0.0))
-            reset = False
-            for m in self.inbox:
-                if not isinstance(m, P.Result) or m.pid != self.pid:
-                    continue  # an older session's frame, or not a result
-                if m.status == P.STATUS_UNKNOWN_PID or m.epoch != self.epoch:
-                    reset = True
-                    continue
+            answers, reset = self._take_results()
+            for m in answers:
                 if m.status == P.STATUS_STALE:
                     self.c.stale += 1
                     continue
@@ -277,7 +272,6 @@ class Session:
                     del pending[m.seq]
                 else:
                     self.c.duplicates_suppressed += 1
-            self.inbox = []
             if reset:
                 self._recover(pending)
                 continue
@@ -305,6 +299,20 @@ class Session:
                         self.t.send(P.ack(self.pid, delivered))
                     self._send_run(seq, p)
         return out
+
+    def _take_results(self) -> tuple[list[P.Result], bool]:
+        """Empties the inbox: this session's RESULTs, and whether one shows that the board was reset
+        (STATUS_UNKNOWN_PID or a new epoch). Frames of older sessions and other messages are dropped."""
+        answers, reset = [], False
+        for m in self.inbox:
+            if not isinstance(m, P.Result) or m.pid != self.pid:
+                continue
+            if m.status == P.STATUS_UNKNOWN_PID or m.epoch != self.epoch:
+                reset = True
+            else:
+                answers.append(m)
+        self.inbox = []
+        return answers, reset
 
     def _recover(self, pending: dict[int, _Pending]) -> None:
         """The board was reset: new handshake, then every unacknowledged request again."""
@@ -344,14 +352,9 @@ class Session:
         deadline = time.monotonic() + timeout
         while delivered < last:
             self._pump(max(deadline - time.monotonic(), 0.0))
-            reset = False
-            for m in self.inbox:
-                if not isinstance(m, P.Result) or m.pid != self.pid:
-                    continue  # an older session's frame, or not a result
-                if m.status == P.STATUS_UNKNOWN_PID or m.epoch != self.epoch:
-                    reset = True
-                    continue
-                self.c.received += 1
+            answers, reset = self._take_results()
+            self.c.received += len(answers)
+            for m in answers:
                 if m.status == P.STATUS_STALE:      # late answers to an earlier run_all's retries
                     self.c.stale += 1
                 elif m.status == P.STATUS_BUSY:
@@ -360,7 +363,6 @@ class Session:
                     self.c.duplicates_suppressed += 1
                 else:
                     buffered[m.seq] = m
-            self.inbox = []
             if reset:
                 # The board was reset: it forgot the pid and the stream. Resume where delivery
                 # stopped, under a new pid; nothing delivered is produced again.
