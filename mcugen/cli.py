@@ -281,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--project", help="for a model: where to write its project (default: in mcugen's cache)")
     s.add_argument("--name", help="for a model: C prefix of the generated API")
     s.add_argument("--no-fit-check", action="store_true", help="for a model: skip the fit check")
+    s.add_argument("--validation", action="store_true", help="for a model: flash the validation firmware of `mcugen validate`")
     s.add_argument("--timeout", type=float, default=1800.0, help="seconds before PlatformIO is stopped (default 1800)")
     s.set_defaults(func=cmd_flash)
 

@@ -265,6 +265,19 @@ def test_emulated_validation_project_builds_and_validates(model_path, program, w
     assert all(r.cycles > 0 for r in results)
     assert stats.runs == N_REQUESTS and stats.double_runs == 0
 
+    # What a user types: the CLI against the same ELF, in both modes.
+    for mode in (["--count", "20"], ["--stream", "--count", "20"]):
+        done = _mcugen(["validate", model_path, "--board", EMULATED, "--firmware", elf, *mode])
+        assert done.returncode == 0 and done.stdout.rstrip().endswith("PASS"), done.stdout + done.stderr
+
+    # `mcugen flash MODEL --validation` regenerates the same project (nothing to rebuild) and uploads it.
+    done = _mcugen(["flash", model_path, "--board", EMULATED, "--validation", "--project", proj], env=pio_env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "0 file(s) written" in done.stdout and "--firmware .pio/build/" in done.stdout
+    done = _mcugen(["flash", proj, "--board", EMULATED, "--validation"], env=pio_env)
+    assert done.returncode != 0 and "--validation goes with a model" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
 
 # ----------------------------------------------------------------------------------------------
 # Fit check and errors

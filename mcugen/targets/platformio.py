@@ -1056,9 +1056,9 @@ def upload(project_dir, board_name: str, timeout: float = 1800.0, out=None) -> i
 
 
 def flash(target, board_name: str, project_dir=None, name: str | None = None, fit_check: bool = True,
-          timeout: float = 1800.0, out=None) -> int:
-    """`mcugen flash PROJ|MODEL --board B`: a project folder is uploaded as is; a model gets a project
-    first (in `project_dir`, default <cache>/projects/<model>-<board>)."""
+          timeout: float = 1800.0, out=None, validation: bool = False) -> int:
+    """`mcugen flash PROJ|MODEL --board B [--validation]`: a project folder is uploaded as is; a model gets
+    a project first (in `project_dir`, default <cache>/projects/<model>-<board>[-validation])."""
     out = out or sys.stdout
     target_path = Path(target)
     board = boards.load(board_name)
@@ -1066,8 +1066,9 @@ def flash(target, board_name: str, project_dir=None, name: str | None = None, fi
     if target_path.is_dir():
         proj = target_path
     elif target_path.is_file():
-        proj = Path(project_dir) if project_dir else cache_dir() / "projects" / f"{codegen.default_name(str(target))}-{board.id}"
-        result = generate_project(target_path, board.id, proj, name=name, fit_check=fit_check)
+        default = f"{codegen.default_name(str(target))}-{board.id}{'-validation' if validation else ''}"
+        proj = Path(project_dir) if project_dir else cache_dir() / "projects" / default
+        result = generate_project(target_path, board.id, proj, name=name, fit_check=fit_check, validation=validation)
         out.write(f"{proj}: project for {board.id} ({len(result.written)} file(s) written)\n")
     else:
         raise MCUGenError(f"{target}: no such model file or project folder")
@@ -1131,8 +1132,10 @@ def cli_generate(args) -> int:
 
 def cli_flash(args) -> int:
     """`mcugen flash PROJ|MODEL --board B`: PlatformIO's exit status (an emulated board's: the firmware's)."""
+    if args.validation and Path(args.target).is_dir():
+        raise MCUGenError("--validation goes with a model: a project folder is uploaded as it was generated")
     status = flash(args.target, args.board, project_dir=args.project, name=args.name,
-                   fit_check=not args.no_fit_check, timeout=args.timeout)
+                   fit_check=not args.no_fit_check, timeout=args.timeout, validation=args.validation)
     if status != 0:
         raise PlatformIOError(f"`pio run -t upload` failed with status {status} (its output is above)")
     return 0
