@@ -87,6 +87,7 @@ static struct {
     uint32_t run_seq[MG_V_MAX_SEQ];
     uint8_t run_count[MG_V_MAX_SEQ];
     uint32_t pid, last_nonce, hellos, last_acked, empty_ticks, max_count;
+    uint32_t max_run_seq; /* the highest seq this session ran: a STREAM never starts at or below it */
     uint32_t old_nonces[4], old_next; /* nonces of replaced sessions: their late HELLOs are ignored */
     uint32_t s_state, s_first, s_count, s_seed, s_next;
 #ifndef MG_V_NOINIT
@@ -143,6 +144,8 @@ void mg_validate_rx(uint8_t byte) {
     MG_V_BARRIER();
     st.rx_head = h + 1u;
 }
+
+uint32_t mg_validate_rx_space(void) { return (uint32_t)MG_V_RX_RING - (st.rx_head - st.rx_tail); }
 
 /* Byte `off` of the frame at the tail. */
 static uint8_t rb(uint32_t off) { return st.ring[(st.rx_tail + off) & MG_V_MASK]; }
@@ -282,6 +285,9 @@ static void infer(uint32_t seq, mg_v_slot_t *slot) {
     if (st.run_count[idx] > st.max_count) {
         st.max_count = st.run_count[idx];
     }
+    if (seq > st.max_run_seq) {
+        st.max_run_seq = seq;
+    }
     slot->used = 1u;
     slot->seq = seq;
     slot->status = status == 0 ? S_OK : S_INVOKE_FAILED;
@@ -324,7 +330,7 @@ static int handle_run(uint32_t len) {
         }
     }
     slot = free_slot();
-    if (!slot) {
+    if (!slot || st.s_state == STREAM_ACTIVE) { /* a running stream owns the seqs above its start */
         send_result(pid, seq, S_BUSY, 0u, 0);
         return 0;
     }
@@ -406,6 +412,10 @@ static void handle_hello(uint32_t len) {
         st.last_acked = 0u;
         st.s_state = STREAM_NONE;
         free_slots_upto(0u, 1);
+        /* run counters are per (pid, seq): a new session starts at seq 1 again */
+        memset(st.run_count, 0, sizeof(st.run_count));
+        st.max_count = 0u;
+        st.max_run_seq = 0u;
     }
     put_u32le(p, nonce);
     put_u32le(p + 4, st.pid);
@@ -432,8 +442,8 @@ static void handle_stream(uint32_t len) {
     if (st.s_state != STREAM_NONE && first == st.s_first && count == st.s_count && seed == st.s_seed) {
         return; /* a duplicate of the current or finished stream */
     }
-    if (first <= st.last_acked) {
-        TOT.stale++; /* a late STREAM of an earlier stream of this session: it must not run acked seqs again */
+    if (first <= st.last_acked || first <= st.max_run_seq) {
+        TOT.stale++; /* a late STREAM of an earlier stream of this session: it must not run a seq again */
         return;
     }
     st.s_state = STREAM_ACTIVE;

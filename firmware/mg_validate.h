@@ -17,6 +17,8 @@ extern "C" {
 void mg_validate_init(void);       /* once, after the UART is up */
 void mg_validate_poll(void);       /* forever: handles received bytes, runs at most one inference */
 void mg_validate_rx(uint8_t byte); /* one received byte; safe from ONE RX interrupt (single producer) */
+uint32_t mg_validate_rx_space(void); /* bytes the ring takes now: polled ports read no more than this, so
+                                        the UART (or USB, or the driver) keeps the rest */
 extern const uint32_t mg_v_ram_bytes; /* every byte of RAM the protocol uses, the RX ring included */
 
 /* Provided by the port */

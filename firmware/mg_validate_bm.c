@@ -8,7 +8,7 @@
 
 void mg_v_port_poll_rx(void) {
     int c;
-    while ((c = mg_bm_getc_nonblock()) >= 0) {
+    while (mg_validate_rx_space() != 0u && (c = mg_bm_getc_nonblock()) >= 0) { /* the rest waits in the UART */
         mg_validate_rx((uint8_t)c);
     }
 }

@@ -152,7 +152,7 @@ def test_real_board_validation_project(board_id, real_projects, program, work):
 
     readme = (proj / "README.md").read_text()
     assert "pio run -t upload" in readme
-    assert f"mcugen validate demo_net.tflite --board {board_id} --port /dev/ttyACM0" in readme
+    assert f"mcugen validate demo_net.tflite --board {board_id} --port {pio.serial_port_example(board)}" in readme
     assert f"mcugen validate demo_net.tflite --board {board_id} --port" in (proj / "platformio.ini").read_text()
 
     # The size report linked the core with a measurement port for this core: its RAM is the protocol's

@@ -141,3 +141,22 @@ def test_requests_run_once_and_retries_are_replayed(board_exe):
     assert results[0].output == results[1].output == results[2].output
     stats = replies[-1]
     assert isinstance(stats, P.Stats) and stats.runs == 1 and stats.replays == 2 and stats.stale == 1
+
+
+def test_run_counters_are_per_session_and_streams_never_rerun(board_exe):
+    """Two sessions of one boot both start at seq 1: not a double run. Within a session, a STREAM that
+    starts at or below a seq already run (acknowledged or not) is ignored."""
+    in_bytes = sum(F.io_sizes(compiler.compile_model(str(MODEL)))[0])
+    data = bytes(in_bytes)
+    ack1, ack2 = frames(run_board(board_exe, P.hello(7) + P.hello(9)))
+    p1, p2 = ack1.pid, ack2.pid
+    session = (P.hello(7) + P.run(p1, 1, data) + P.ack(p1, 1) + P.hello(9) + P.run(p2, 1, data)
+               + P.stream(p2, 2, 3, 5) + P.stream(p2, 3, 2, 8)   # 3 and 4 ran, unacknowledged: ignored
+               + P.ack(p2, 4) + P.stream(p2, 1, 10, 6)           # below the ACK: ignored
+               + P.stats(1))
+    replies = frames(run_board(board_exe, session))
+    results = [(r.pid, r.seq, r.status) for r in replies if isinstance(r, P.Result)]
+    assert results == [(p1, 1, P.STATUS_OK), (p2, 1, P.STATUS_OK)] + [(p2, s, P.STATUS_OK) for s in (2, 3, 4)]
+    stats = replies[-1]
+    assert isinstance(stats, P.Stats) and stats.double_runs == 0 and stats.max_runs_per_seq == 1
+    assert stats.runs == 5 and stats.stale == 2

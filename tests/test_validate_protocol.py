@@ -384,6 +384,9 @@ def test_stream_board_rules():
         if seqs:
             board.feed(P.ack(pid, seqs[-1]))
     assert seqs == list(range(6, 16))
+    # a RUN while the stream runs gets BUSY, even with free slots: the stream owns the seqs above its start
+    [r] = _frames(board.feed(P.run(pid, 99, bytes(11))))
+    assert r.status == P.STATUS_BUSY and board.runs == 5 + 10
     board.feed(P.stop(pid))
     assert board.poll() == b"" and board.double_runs == 0
     # after a reset the board forgets the pid
@@ -440,3 +443,13 @@ def test_stream_exactly_once_under_any_fault_schedule(up, down, resets, seed, wi
     assert s.c.resets >= 1 if resets else True
     takeovers = sum(a == b for a, b in zip(s.c.epochs, s.c.epochs[1:]))
     assert board.double_runs == 0 or takeovers > 0
+
+
+def test_serial_transport_errors_are_one_line():
+    pytest.importorskip("serial")
+    from mcugen.validate.host import SerialTransport, ValidateError
+
+    with pytest.raises(ValidateError, match="at -5 baud"):
+        SerialTransport("/dev/null", -5)
+    with pytest.raises(ValidateError, match="cannot open /nonexistent/tty"):
+        SerialTransport("/nonexistent/tty", 115200)

@@ -157,3 +157,27 @@ def test_firmware_ignores_a_late_stream_of_an_earlier_stream(fw):
     finally:
         qb.stop()
     assert late == [] and stats.runs == 6 and stats.double_runs == 0, (late, stats)
+
+
+def test_inputs_too_large_for_a_request_frame_are_streamed(tmp_path, capsys):
+    """72,000 input bytes cannot travel in one RUN frame (u16 length): request mode says so in one line,
+    and the stream (the board makes its inputs) validates the model."""
+    from tflite_builder import ModelBuilder
+
+    from mcugen.cli import main
+
+    mb = ModelBuilder()
+    x = mb.add_input("x", (1, 100, 240, 3), "int8", scale=0.05, zero_point=-3)
+    y = mb.add_tensor("y", (1, 25, 60, 3), "int8", scale=0.05, zero_point=-3)
+    mb.add_op("MAX_POOL_2D", [x], [y], {"padding": "VALID", "stride_w": 4, "stride_h": 4, "filter_width": 4,
+                                       "filter_height": 4})
+    mb.mark_output(y)
+    model = tmp_path / "big_input.tflite"
+    model.write_bytes(mb.build())
+    assert main(["validate", str(model), "--board", "mps2-an386", "--count", "2"]) != 0
+    err = capsys.readouterr().err
+    assert "72000 input bytes do not fit in one request frame" in err and "--stream" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["validate", str(model), "--board", "mps2-an386", "--stream", "--count", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "0/13500 elements differ" in out and "stream: 3 results received" in out

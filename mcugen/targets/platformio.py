@@ -314,7 +314,7 @@ def render_project(program: compiler.Program, name: str, board: boards.Board, mo
     if counter == "bm":
         tpi = ticks_per_instruction(board)
         ctx.update(tpi_num=tpi.numerator, tpi_den=tpi.denominator)
-    ctx.update(validation=validation, emulated=port == "qemu", env=env_name)
+    ctx.update(validation=validation, emulated=port == "qemu", env=env_name, serial_port=serial_port_example(board))
     files: dict[str, str] = {}
     lib_files = codegen.render(program, name, model_label)
     for fname, text in lib_files.items():
@@ -383,6 +383,12 @@ def render_project(program: compiler.Program, name: str, board: boards.Board, mo
     return Project(board, name, program, files, inputs, port, counter, validation, port_file)
 
 
+def serial_port_example(board: boards.Board) -> str:
+    """The Linux name the board's serial port usually gets: ESP32 dev kits have a USB-UART bridge
+    (ttyUSB), ST-LINK and the Arduino cores' native USB are CDC ACM devices (ttyACM)."""
+    return "/dev/ttyUSB0" if port_kind(board) == "espidf" else "/dev/ttyACM0"
+
+
 def _stm32_console(board: boards.Board) -> dict:
     c = dict(STM32_CONSOLES[board.platformio["board"]])
     by_port: dict[str, list[str]] = {}
@@ -415,6 +421,9 @@ class SizeReport:
     # Validation firmware only: the RAM the link map gives mg_validate.o (= mg_v_ram_bytes): protocol
     # state, RX ring, saved results. None for the demo (or when nothing could be linked).
     validation: int | None = None
+    # ESP-IDF validation firmware: the RX buffer its UART driver takes from the heap (holds the requests
+    # that arrive during an inference); counted with the validation row.
+    driver_rx: int = 0
 
     @property
     def model_flash(self) -> int:
@@ -427,7 +436,11 @@ class SizeReport:
     @property
     def fit_ram(self) -> int:
         """What the fit check compares with the board's RAM: arena + stack (+ the protocol's RAM)."""
-        return self.model_ram + (self.validation or 0)
+        return self.model_ram + self.validation_ram
+
+    @property
+    def validation_ram(self) -> int:
+        return (self.validation or 0) + self.driver_rx
 
     @property
     def total_flash(self) -> int:
@@ -440,7 +453,7 @@ class SizeReport:
     def problems(self) -> list[str]:
         out = []
         if self.fit_ram > self.ram_limit:
-            val = f" + validation {self.validation} B" if self.validation is not None else ""
+            val = f" + validation {self.validation_ram} B" if self.validation is not None else ""
             out.append(f"arena {self.arena} B + stack {self.stack or 0} B{val} = {self.fit_ram} B "
                        f"({_kib(self.fit_ram)}) > RAM {self.ram_limit} B ({_kib(self.ram_limit)})")
         if self.model_flash > self.flash_limit:
@@ -458,8 +471,9 @@ class SizeReport:
                 ("total", self.total_flash, self.total_ram, ""),
                 ("board", self.flash_limit, self.ram_limit, "")]
         if self.validation is not None:
-            rows.insert(4, ("validation", None, self.validation,
-                            f"protocol state, RX ring, saved results (mg_v_ram_bytes = {self.validation} B)"))
+            driver = f" + UART driver RX buffer {self.driver_rx} B" if self.driver_rx else ""
+            rows.insert(4, ("validation", None, self.validation_ram,
+                            f"protocol state, RX ring, saved results (mg_v_ram_bytes = {self.validation} B){driver}"))
             rows[5] = ("other", self.other_flash, self.other_ram, "protocol code, port, startup, C library")
         w = 11 if self.validation is not None else 9  # the label column fits "validation"
         lines = [f"size report for {self.board}: {self.basis}", f"  compiled with {self.compiler}",
@@ -671,6 +685,15 @@ def _tool_version(cc: str) -> str:
     return out
 
 
+def _driver_rx(project: Project) -> int:
+    """The ESP-IDF validation port's uart_driver_install() RX buffer: MG_V_RX_RING bytes of heap."""
+    if not (project.validation and project.port == "espidf"):
+        return 0
+    from ..validate import firmware as F
+
+    return F.ring_size(sum(F.io_sizes(project.program)[0]))
+
+
 def measure(project: Project) -> SizeReport:
     """Compile and link the project's model and demo (or validation firmware) for its board and attribute
     the linked sizes. For the validation firmware the RAM of mg_validate.o is the `validation` row."""
@@ -785,7 +808,8 @@ def measure(project: Project) -> SizeReport:
         estimated=estimated, code=parts["code"], weights=parts["weights"], arena=parts["arena"], stack=stack,
         stack_note=stack_note, other_flash=max(0, flash_total - parts["code"] - parts["weights"]),
         other_ram=max(0, ram_total - parts["arena"] - model_ram - validation_ram),
-        validation=validation_ram if project.validation else None)
+        validation=validation_ram if project.validation else None,
+        driver_rx=_driver_rx(project))
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         staged = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -1106,13 +1130,14 @@ def cli_generate(args) -> int:
         print(f"  lib/{project.name}/: {len(program.steps)} ops, {program.macs:,} MACs; "
               f"src/main.c runs one invoke on a bundled input and prints outputs and {'instructions' if board.emulated else 'cycles'}")
     est = " (estimated)" if report.estimated else ""
-    val = f" + validation {_kib(report.validation)}" if validation else ""
+    val = f" + validation {_kib(report.validation_ram)}" if validation else ""
     print(f"  flash {_kib(report.model_flash)} of {_kib(report.flash_limit)} (weights {_kib(report.weights)} + code "
           f"{_kib(report.code)}{est}); RAM {_kib(report.fit_ram)} of {_kib(report.ram_limit)} (arena "
           f"{_kib(report.arena)} + stack {_kib(report.stack)}{val})")
     if validation:
         ram = "not measured" if report.validation is None else f"{report.validation} B ({_kib(report.validation)})"
-        print(f"  validation RAM: {ram}: protocol state, RX ring, saved results (mg_v_ram_bytes), in the fit check")
+        driver = f" + {report.driver_rx} B of UART driver RX buffer" if report.driver_rx else ""
+        print(f"  validation RAM: {ram}: protocol state, RX ring, saved results (mg_v_ram_bytes){driver}, in the fit check")
     for problem in report.problems():
         print(f"  warning: does not fit: {problem}")
     for note in program.notes:
@@ -1124,7 +1149,7 @@ def cli_generate(args) -> int:
               f"--firmware {Path(args.output) / '.pio' / 'build' / board.id / 'program.elf'}")
     elif validation:
         print(f"  next: pio run -d {args.output} -t upload, then mcugen validate {args.model} --board {board.id} "
-              f"--port /dev/ttyACM0 (the board's serial port)")
+              f"--port {serial_port_example(board)} (the board's serial port)")
     else:
         print(f"  next: pio run -d {args.output}   or   mcugen flash {args.output} --board {board.id}")
     return 0

@@ -172,7 +172,7 @@ class SimBoard:
         self.hellos = 0
         self.last_acked = 0
         self.slots: dict[int, tuple] = {}
-        self.run_count: dict[int, int] = {}
+        self.run_count: dict[int, int] = {}   # per seq of the current session (= per (pid, seq))
         self._end_stream()
         self.parser = P.Parser(self.max_payload)
 
@@ -231,6 +231,7 @@ class SimBoard:
                 self.hellos += 1
                 self.pid = (nonce * 2654435761 ^ self.epoch * 40503 ^ self.hellos * 0x85EBCA6B) & 0xFFFFFFFF or 1
                 self.last_nonce, self.last_acked, self.slots = nonce, 0, {}
+                self.run_count = {}
                 self._end_stream()
             return P.hello_ack(P.HelloAck(nonce, self.pid, self.epoch, self.window, self.in_bytes, self.out_bytes))
         if ftype == P.RUN:
@@ -245,7 +246,7 @@ class SimBoard:
             if seq in self.slots:
                 self.replays += 1
                 return self._result(pid, seq, *self.slots[seq])
-            if len(self.slots) >= self.window:
+            if len(self.slots) >= self.window or self.streaming:   # a running stream owns the seqs above its start
                 return self._result(pid, seq, P.STATUS_BUSY)
             return self._run(pid, seq, data)
         if ftype == P.ACK:
@@ -261,9 +262,9 @@ class SimBoard:
             if (first, count, seed) == self.stream_params:
                 self.stream_duplicates += 1
                 return b""
-            if first <= self.last_acked:
+            if first <= self.last_acked or first <= max(self.run_count, default=0):
                 # a late duplicate of an earlier stream of this session: restarting it would run
-                # acknowledged seqs again
+                # seqs again
                 self.stale += 1
                 return b""
             self.stream_params, self.streaming = (first, count, seed), True

@@ -122,6 +122,7 @@ def cmd_validate(args) -> int:
     from ..interpreter import Interpreter
     from ..verify import random_inputs, reference_outputs
     from . import board as B
+    from . import firmware as F
     from . import host as H
     from . import protocol as P
 
@@ -145,6 +146,9 @@ def cmd_validate(args) -> int:
     out_bytes = sum(int(np.prod(d["shape"], dtype=np.int64)) * np.dtype(d["dtype"]).itemsize for d in out_details)
     count = args.count if args.count is not None else 100
     payloads = sets = None
+    if not args.stream and not F.run_possible(in_bytes):
+        raise MCUGenError(f"the model's {in_bytes} input bytes do not fit in one request frame (65535 bytes at "
+                          "most): validate it with --stream (the board generates its inputs)")
     if not args.stream:
         sets = _load_npz(args.inputs, in_details) if args.inputs else random_inputs(in_details, count, args.seed)
         if not sets:

@@ -32,10 +32,17 @@ def run_frame(in_bytes: int) -> int:
     return 9 + 8 + in_bytes + 4
 
 
+def run_possible(in_bytes: int) -> bool:
+    """A RUN frame carries the inputs in one frame (u16 length); larger models can only be streamed."""
+    return 8 + in_bytes <= 0xFFFF
+
+
 def ring_size(in_bytes: int) -> int:
     """MG_V_RX_RING: the smallest power of two >= max(256, min(5 * run_frame + 64, 8192), run_frame + 64):
-    up to 5 RUN frames in flight while 8 KiB last, and always one (frames are parsed in place)."""
-    need = max(MIN_RING, min(MAX_WINDOW * run_frame(in_bytes) + 64, MAX_RING), run_frame(in_bytes) + 64)
+    up to 5 RUN frames in flight while 8 KiB last, and always one (frames are parsed in place) unless no
+    RUN frame can carry the inputs."""
+    one = run_frame(in_bytes) + 64 if run_possible(in_bytes) else 0
+    need = max(MIN_RING, min(MAX_WINDOW * run_frame(in_bytes) + 64, MAX_RING), one)
     ring = 1
     while ring < need:
         ring *= 2
@@ -67,7 +74,7 @@ def ram_bytes(in_bytes: int, out_bytes: int, noinit: bool = False) -> int:
     linked ELF by the tests): RX ring, result slots, run counters, session and stream fields, totals."""
     ring = ring_size(in_bytes)
     slot = 16 + (out_bytes + 3) // 4 * 4
-    size = 12 + ring + window(ring, in_bytes) * slot + MAX_SEQ * 5 + (6 + 5 + 5) * 4 + 24
+    size = 12 + ring + window(ring, in_bytes) * slot + MAX_SEQ * 5 + (7 + 5 + 5) * 4 + 24
     return (size + 3) // 4 * 4
 
 

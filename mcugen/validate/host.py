@@ -37,8 +37,13 @@ class TcpTransport:
                 time.sleep(0.05)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    seconds_per_byte = 0.0
+
     def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise ValidateError(f"the board's connection failed: {e}") from None
 
     def recv(self, timeout: float) -> bytes:
         self.sock.settimeout(max(timeout, 0.0005))
@@ -46,6 +51,8 @@ class TcpTransport:
             data = self.sock.recv(65536)
         except (socket.timeout, BlockingIOError):
             return b""
+        except OSError as e:
+            raise ValidateError(f"the board's connection failed: {e}") from None
         if not data:
             raise ValidateError("the board's connection closed")
         return data
@@ -64,16 +71,24 @@ class SerialTransport:
             raise ValidateError("--port needs pyserial: pip install pyserial") from None
         try:
             self.ser = serial.Serial(port, baud, timeout=0)
-        except serial.SerialException as e:
-            raise ValidateError(f"cannot open {port}: {e}") from None
+        except (serial.SerialException, ValueError) as e:   # ValueError: a baud rate the port refuses
+            raise ValidateError(f"cannot open {port} at {baud} baud: {e}") from None
+        self.seconds_per_byte = 10.0 / baud   # 8N1: ten bits a byte
+        self._error = serial.SerialException
 
     def send(self, data: bytes) -> None:
-        self.ser.write(data)
+        try:
+            self.ser.write(data)
+        except (self._error, OSError) as e:
+            raise ValidateError(f"writing to the serial port failed: {e}") from None
 
     def recv(self, timeout: float) -> bytes:
-        self.ser.timeout = max(timeout, 0.0005)
-        first = self.ser.read(1)
-        return first + self.ser.read(self.ser.in_waiting) if first else b""
+        try:
+            self.ser.timeout = max(timeout, 0.0005)
+            first = self.ser.read(1)
+            return first + self.ser.read(self.ser.in_waiting) if first else b""
+        except (self._error, OSError) as e:
+            raise ValidateError(f"reading the serial port failed: {e}") from None
 
     def close(self) -> None:
         self.ser.close()
@@ -135,6 +150,7 @@ class _Pending:
     attempts: int
     deadline: float
     timeout: float
+    sent: float = 0.0   # when the first attempt went out (round-trip samples come from first attempts only)
 
 
 class Session:
@@ -156,6 +172,11 @@ class Session:
         self.acked = 0                 # highest seq acknowledged (every seq <= it delivered)
         self.sent_seqs: set[int] = set()
         self.resent_acked = 0          # invariant check: must stay 0
+        # Round trip of a request (queueing behind the window and the inference included), smoothed as
+        # TCP does (RFC 6298), so a slow board is not retried before it could have answered.
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.karn = 0.0   # Karn: the backed-off timeout that last worked, kept until a clean sample
 
     def __enter__(self):
         return self
@@ -214,6 +235,26 @@ class Session:
             timeout = min(timeout * self.backoff, self.max_timeout)
         raise ValidateError(f"no STATS_REPLY from the board after {self.max_attempts} attempts")
 
+    def _observe(self, sample: float) -> None:
+        self.karn = 0.0
+        if self.srtt is None:
+            self.srtt, self.rttvar = sample, sample / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - sample)
+            self.srtt = 0.875 * self.srtt + 0.125 * sample
+
+    def _rto(self) -> float:
+        """The first retry timeout: --timeout, plus the wire time of a window of frames on a slow serial
+        link, or the measured round trip when that is longer."""
+        floor = self.timeout
+        if self.info:
+            frame_bytes = 2 * (P.HEADER + P.TRAILER) + P.RUN_HEAD + P.RESULT_HEAD + self.info.in_bytes + self.info.out_bytes
+            floor += self._window() * frame_bytes * getattr(self.t, "seconds_per_byte", 0.0)
+        return max(floor, self.karn, 0.0 if self.srtt is None else self.srtt + 4 * self.rttvar)
+
+    def _backoff(self, timeout: float) -> float:
+        return min(timeout * self.backoff, max(self.max_timeout, 2 * self._rto()))
+
     def _window(self) -> int:
         """Requests in flight: ours, or fewer if the board advertised a smaller window."""
         return max(1, min(self.window, self.info.window)) if self.info else self.window
@@ -234,6 +275,9 @@ class Session:
         if bad:
             raise ValidateError(f"input {bad[0]} has {len(inputs[bad[0]])} bytes; the board's model takes "
                                 f"{self.info.in_bytes}")
+        if P.RUN_HEAD + self.info.in_bytes > P.MAX_PAYLOAD:
+            raise ValidateError(f"the model's {self.info.in_bytes} input bytes do not fit in a RUN frame "
+                                f"({P.MAX_PAYLOAD} bytes at most): validate it with --stream")
         base = self.acked + 1   # seqs keep growing across calls and pids
         n = len(inputs)
         results: dict[int, P.Result] = {}
@@ -245,7 +289,8 @@ class Session:
         while delivered < last:
             now = time.monotonic()
             while next_seq <= last and next_seq - delivered <= self._window():
-                p = _Pending(inputs[next_seq - base], 1, now + self.timeout, self.timeout)
+                rto = self._rto()
+                p = _Pending(inputs[next_seq - base], 1, now + rto, rto, now)
                 pending[next_seq] = p
                 self.sent_seqs.add(next_seq)
                 self._send_run(next_seq, p)
@@ -269,6 +314,10 @@ class Session:
                     raise ValidateError(f"the board expects {self.info.in_bytes} input bytes, got {len(inputs[0])}")
                 if m.seq in pending:
                     results[m.seq] = m
+                    if pending[m.seq].attempts == 1:
+                        self._observe(time.monotonic() - pending[m.seq].sent)
+                    else:   # Karn: a retried request's round trip is ambiguous; keep its timeout instead
+                        self.karn = max(self.karn, pending[m.seq].timeout)
                     del pending[m.seq]
                 else:
                     self.c.duplicates_suppressed += 1
@@ -292,7 +341,7 @@ class Session:
                     if p.attempts >= self.max_attempts:
                         raise ValidateError(f"request {seq}: no result after {p.attempts} attempts")
                     p.attempts += 1
-                    p.timeout = min(p.timeout * self.backoff, self.max_timeout)
+                    p.timeout = self._backoff(p.timeout)
                     p.deadline = now + p.timeout
                     self.c.retries += 1
                     if delivered >= base:
@@ -320,7 +369,7 @@ class Session:
         self.handshake()
         now = time.monotonic()
         for seq, p in sorted(pending.items()):
-            p.attempts, p.timeout, p.deadline = 1, self.timeout, now + self.timeout
+            p.attempts, p.timeout, p.deadline, p.sent = 1, self._rto(), now + self._rto(), now
             self.c.resent_after_reset += 1
             self._send_run(seq, p)
 
@@ -348,8 +397,9 @@ class Session:
         out: list[P.Result] = []
         s_first, s_count = first, count          # the STREAM under the current pid
         self._send_stream(s_first, s_count, seed)
-        timeout, attempts = self.timeout, 1
-        deadline = time.monotonic() + timeout
+        timeout, attempts = self._rto(), 1
+        last_progress = time.monotonic()
+        deadline = last_progress + timeout
         while delivered < last:
             self._pump(max(deadline - time.monotonic(), 0.0))
             answers, reset = self._take_results()
@@ -371,8 +421,9 @@ class Session:
                 buffered.clear()   # results of the old boot that were not delivered yet: produced again
                 s_first, s_count = delivered + 1, last - delivered
                 self._send_stream(s_first, s_count, seed)
-                timeout, attempts = self.timeout, 1
-                deadline = time.monotonic() + timeout
+                timeout, attempts = self._rto(), 1
+                last_progress = time.monotonic()
+                deadline = last_progress + timeout
                 continue
             moved = False
             while delivered + 1 in buffered:
@@ -386,13 +437,18 @@ class Session:
             if moved:
                 self.acked = delivered
                 self.t.send(P.ack(self.pid, delivered))
-                timeout, attempts = self.timeout, 1
+                if attempts == 1:   # the time one more result took, with no retry in between
+                    self._observe(now - last_progress)
+                else:
+                    self.karn = max(self.karn, timeout)
+                last_progress = now
+                timeout, attempts = self._rto(), 1
                 deadline = now + timeout
             elif now >= deadline:
                 if attempts >= self.max_attempts:
                     raise ValidateError(f"stream: no result for seq {delivered + 1} after {attempts} attempts")
                 attempts += 1
-                timeout = min(timeout * self.backoff, self.max_timeout)
+                timeout = self._backoff(timeout)
                 deadline = now + timeout
                 self.c.retries += 1
                 if delivered >= s_first:
