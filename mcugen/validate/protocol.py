@@ -25,15 +25,18 @@ Messages (pid = producer id, seq = request sequence number, both u32):
     STOP        host->board  pid u32
 
 Rules on the board: it runs each (pid, seq) at most once. It keeps the responses of the last WINDOW
-(5) unacknowledged requests; a retried RUN is answered from the saved response (a "replay"); a RUN
-with seq <= the last acknowledged one gets STATUS_STALE; a RUN for a pid it did not hand out (e.g.
-after a reset) gets STATUS_UNKNOWN_PID; a RUN that would need a sixth slot gets STATUS_BUSY. The boot
+(at most 5; HELLO_ACK says how many) unacknowledged requests; a retried RUN is answered from the saved
+response (a "replay"); a RUN with seq <= the last acknowledged one gets STATUS_STALE; a RUN for a pid it
+did not hand out (e.g. after a reset) gets STATUS_UNKNOWN_PID; a RUN that would need one slot more than
+WINDOW, or that arrives while a stream is active, gets STATUS_BUSY. The run counters behind STATS count
+per (pid, seq): they start over with each session. The boot
 epoch changes on every reset and is in every HELLO_ACK, RESULT and STATS_REPLY. A HELLO with a new nonce starts a
 new session (new pid, empty window); a HELLO repeating the current nonce gets the same pid again; a
 HELLO with the nonce of one of the last 4 replaced sessions (a late duplicate) is ignored.
 
 Rules on the host: at most WINDOW requests in flight; results are delivered in seq order; each
-request is retried after a timeout that doubles up to a limit of attempts; an ACK for the highest
+request is retried after a timeout (the measured round trip, RFC 6298 style, with Karn's rule) that
+doubles up to a limit of attempts; an ACK for the highest
 contiguously delivered seq is sent after each delivery. A new epoch or STATUS_UNKNOWN_PID means the
 board was reset: the host handshakes again and re-sends every unacknowledged request under the new
 pid. Acknowledged requests are never sent again.
@@ -43,8 +46,8 @@ below, or a sensor in the firmware's mg_v_stream_input()) and publishes each res
 Board: a STREAM, RESEND or STOP for a pid it did not hand out gets RESULT(status UNKNOWN_PID, seq =
 first_seq / from_seq / 0, no output). A STREAM for the current pid with the same (first_seq, count,
 seed) as the active or finished stream is a duplicate and ignored, and so is one with first_seq <=
-the last acknowledged seq (a late duplicate of an earlier stream: counted as stale, as a stale RUN
-is; restarting it would run acknowledged seqs again); any other STREAM starts a stream:
+the last acknowledged seq or <= the highest seq the session ran (a late duplicate of an earlier stream:
+counted as stale, as a stale RUN is; restarting it would run seqs again); any other STREAM starts a stream:
 next = first_seq, last acknowledged = first_seq - 1, every slot freed. While a stream is active, next
 != first_seq + count (count 0: unbounded) and a slot is free, each poll of the board produces one
 result: every input filled for seq `next`, the model reset (results are independent and reproducible),
