@@ -4,15 +4,8 @@
 
 #include "mg_common.h"
 
-/* Broadcasting as four nested loops, size0 outermost; in*_stride* are element strides per loop
- * (0 where that input is broadcast). The innermost strides are 0 or 1. */
-#define MG_ADD_LOOPS                                                                 \
-    int32_t size0, size1, size2, size3;                                              \
-    int32_t in1_stride0, in1_stride1, in1_stride2, in1_stride3;                      \
-    int32_t in2_stride0, in2_stride1, in2_stride2, in2_stride3
-
 typedef struct {
-    MG_ADD_LOOPS;
+    MG_BROADCAST_FIELDS;
     int32_t left_shift;
     int32_t input1_offset; /* -zero_point */
     int32_t input1_multiplier;
@@ -32,7 +25,7 @@ typedef struct {
 
 /* int16: as int8 with left_shift 15 (TFLM's general int16 path); no tables. */
 typedef struct {
-    MG_ADD_LOOPS;
+    MG_BROADCAST_FIELDS;
     int32_t left_shift;
     int32_t input1_offset; /* -zero_point */
     int32_t input1_multiplier;
@@ -48,7 +41,7 @@ typedef struct {
 } mg_add_s16_params;
 
 typedef struct {
-    MG_ADD_LOOPS;
+    MG_BROADCAST_FIELDS;
     float act_min;
     float act_max;
 } mg_add_f32_params;

@@ -41,6 +41,90 @@
     int32_t pad_top; \
     int32_t pad_left;
 
+/* ---- Broadcasting binary kernels (ADD, SUB, MUL, MAXIMUM, MINIMUM) ----------------------------
+ * Broadcasting as four nested loops, size0 outermost; in*_stride* are element strides per loop
+ * (0 where that input is broadcast). The innermost strides are 0 or 1. */
+#define MG_BROADCAST_FIELDS                                                          \
+    int32_t size0, size1, size2, size3;                                              \
+    int32_t in1_stride0, in1_stride1, in1_stride2, in1_stride3;                      \
+    int32_t in2_stride0, in2_stride1, in2_stride2, in2_stride3
+
+/* One innermost run of size3 outputs. The strides there are 0 or 1, so there are four cases;
+ * spelling them out lets compilers vectorize the contiguous ones, and a run where both inputs
+ * are broadcast computes its value once. EXPR computes one output from x (input 1) and y. */
+#define MG_BROADCAST_DEFINE_RUN(NAME, PTYPE, TIN, TOUT, EXPR)                                           \
+    static void NAME(const PTYPE *p, const TIN *MG_RESTRICT a, const TIN *MG_RESTRICT b,         \
+                     TOUT *MG_RESTRICT out) {                                                    \
+        const int32_t n = p->size3;                                                              \
+        int32_t i;                                                                               \
+        if (p->in1_stride3 && p->in2_stride3) {                                                  \
+            for (i = 0; i < n; ++i) {                                                            \
+                const TIN x = a[i], y = b[i];                                                    \
+                out[i] = (EXPR);                                                                 \
+            }                                                                                    \
+        } else if (p->in2_stride3) {                                                             \
+            const TIN x = a[0];                                                                  \
+            for (i = 0; i < n; ++i) {                                                            \
+                const TIN y = b[i];                                                              \
+                out[i] = (EXPR);                                                                 \
+            }                                                                                    \
+        } else if (p->in1_stride3) {                                                             \
+            const TIN y = b[0];                                                                  \
+            for (i = 0; i < n; ++i) {                                                            \
+                const TIN x = a[i];                                                              \
+                out[i] = (EXPR);                                                                 \
+            }                                                                                    \
+        } else {                                                                                 \
+            const TIN x = a[0], y = b[0];                                                        \
+            const TOUT value = (EXPR);                                                           \
+            for (i = 0; i < n; ++i) {                                                            \
+                out[i] = value;                                                                  \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+/* The same with one loop that steps each input by its stride (0 or 1): for the integer kernels,
+ * whose per-element requantization dominates, four copies would only cost flash. */
+#define MG_BROADCAST_DEFINE_STEPPED_RUN(NAME, PTYPE, TIN, TOUT, EXPR)                                   \
+    static void NAME(const PTYPE *p, const TIN *MG_RESTRICT a, const TIN *MG_RESTRICT b,         \
+                     TOUT *MG_RESTRICT out) {                                                    \
+        const int32_t n = p->size3, a_step = p->in1_stride3, b_step = p->in2_stride3;            \
+        int32_t i;                                                                               \
+        for (i = 0; i < n; ++i) {                                                                \
+            const TIN x = *a, y = *b;                                                            \
+            out[i] = (EXPR);                                                                     \
+            a += a_step;                                                                         \
+            b += b_step;                                                                         \
+        }                                                                                        \
+    }
+
+/* The three outer broadcast loops around RUN. */
+#define MG_BROADCAST_OFFSET(p, k, i0, i1, i2)                                                          \
+    ((size_t)(i0) * (size_t)(p)->in##k##_stride0 + (size_t)(i1) * (size_t)(p)->in##k##_stride1 + \
+     (size_t)(i2) * (size_t)(p)->in##k##_stride2)
+
+#define MG_BROADCAST_LOOP_NEST(p, TIN, input1, input2, output, RUN)                                    \
+    do {                                                                                       \
+        int32_t i0, i1, i2;                                                                    \
+        for (i0 = 0; i0 < (p)->size0; ++i0) {                                                  \
+            for (i1 = 0; i1 < (p)->size1; ++i1) {                                              \
+                for (i2 = 0; i2 < (p)->size2; ++i2) {                                          \
+                    const TIN *a_ = (input1) + MG_BROADCAST_OFFSET(p, 1, i0, i1, i2);                 \
+                    const TIN *b_ = (input2) + MG_BROADCAST_OFFSET(p, 2, i0, i1, i2);                 \
+                    RUN((p), a_, b_, (output));                                                \
+                    (output) += (p)->size3;                                                    \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+/* The public kernel: void NAME(params, input1, input2, output), the loop nest around RUN. */
+#define MG_BROADCAST_DEFINE_KERNEL(NAME, PTYPE, T, RUN)                                              \
+    void NAME(const PTYPE *p, const T *MG_RESTRICT input1, const T *MG_RESTRICT input2,            \
+              T *MG_RESTRICT output) {                                                             \
+        MG_BROADCAST_LOOP_NEST(p, T, input1, input2, output, RUN);                                 \
+    }
+
 MG_INLINE int32_t mg_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 MG_INLINE int32_t mg_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
 MG_INLINE int32_t mg_clamp_i32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }

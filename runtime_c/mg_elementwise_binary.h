@@ -4,17 +4,10 @@
 
 #include "mg_common.h"
 
-/* Broadcasting as four nested loops, size0 outermost; in*_stride* are element strides per loop
- * (0 where that input is broadcast). The innermost strides are 0 or 1. */
-#define MG_EB_LOOPS                                                                  \
-    int32_t size0, size1, size2, size3;                                              \
-    int32_t in1_stride0, in1_stride1, in1_stride2, in1_stride3;                      \
-    int32_t in2_stride0, in2_stride1, in2_stride2, in2_stride3
-
 /* int8 SUB as TFLM: both inputs shifted left by left_shift, scaled to twice the larger input
  * scale, subtracted, requantized to the output. */
 typedef struct {
-    MG_EB_LOOPS;
+    MG_BROADCAST_FIELDS;
     int32_t left_shift;
     int32_t input1_offset; /* -zero_point */
     int32_t input1_multiplier;
@@ -34,7 +27,7 @@ typedef struct {
 
 /* int8 and int16 MUL: output_offset + (x + input1_offset) * (y + input2_offset) * real multiplier. */
 typedef struct {
-    MG_EB_LOOPS;
+    MG_BROADCAST_FIELDS;
     int32_t input1_offset; /* -zero_point */
     int32_t input2_offset;
     int32_t output_offset;
@@ -46,14 +39,14 @@ typedef struct {
 
 /* float SUB and MUL with a fused activation. */
 typedef struct {
-    MG_EB_LOOPS;
+    MG_BROADCAST_FIELDS;
     float act_min;
     float act_max;
 } mg_arith_f32_params;
 
 /* int32 SUB and MUL (unquantized): wrap around on overflow, clamp to the fused activation. */
 typedef struct {
-    MG_EB_LOOPS;
+    MG_BROADCAST_FIELDS;
     int32_t act_min;
     int32_t act_max;
 } mg_arith_s32_params;
@@ -61,7 +54,7 @@ typedef struct {
 /* MAXIMUM and MINIMUM of any type: raw values are compared, as TFLM does (the converter gives
  * inputs and output one quantization). */
 typedef struct {
-    MG_EB_LOOPS;
+    MG_BROADCAST_FIELDS;
 } mg_minmax_params;
 
 void mg_sub_s8(const mg_sub_s8_params *p, const int8_t *MG_RESTRICT input1, const int8_t *MG_RESTRICT input2,
