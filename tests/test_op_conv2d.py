@@ -205,24 +205,28 @@ CORNERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def references():
-    """Every case's model, inputs and TFLM outputs, from one TFLM worker."""
-    rng = np.random.default_rng(2024)
+def sweep_references(build, cases, case_id, corners, real, seed):
+    """Every case's model, inputs and TFLM outputs, from one TFLM worker: the sweep's cases built with
+    build(dtype, geometry, act, per_channel, with_bias, rng=...), the int8 corners, the real layers."""
+    rng = np.random.default_rng(seed)
     jobs, keys = [], []
-    for case in CASES:
+    for case in cases:
         dtype, geom, act, per_channel, with_bias = case
-        model = build_conv(dtype, geom, act, per_channel, with_bias, rng=rng)
-        jobs.append((model, make_inputs(dtype, geom[:4], rng)))
-        keys.append(_case_id(case))
-    for name, geom, kwargs in CORNERS:
-        jobs.append((build_conv("int8", geom, rng=rng, **kwargs), make_inputs("int8", geom[:4], rng)))
+        jobs.append((build(dtype, geom, act, per_channel, with_bias, rng=rng), make_inputs(dtype, geom[:4], rng)))
+        keys.append(case_id(case))
+    for name, geom, kwargs in corners:
+        jobs.append((build("int8", geom, rng=rng, **kwargs), make_inputs("int8", geom[:4], rng)))
         keys.append(name)
-    for name, model, shapes, _ in REAL_LAYERS:
+    for name, model, shapes, _ in real:
         jobs.append((model, [[rng.integers(-128, 128, shape, dtype=np.int8) for shape in shapes] for _ in range(2)]))
         keys.append(name)
     outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
     return {k: (m, xs, out) for k, (m, xs), out in zip(keys, jobs, outputs)}
+
+
+@pytest.fixture(scope="module")
+def references():
+    return sweep_references(build_conv, CASES, _case_id, CORNERS, REAL_LAYERS, seed=2024)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_op_conv2d import (ACTIVATIONS, SPREAD, TFLM_ARENA, assert_layers_match, assert_matches, make_inputs,
-                            real_layers, run_mcugen)
+                            real_layers, run_mcugen, sweep_references)
 from tflite_builder import ModelBuilder
 
 import mcugen
@@ -116,22 +116,7 @@ CORNERS = [
 
 @pytest.fixture(scope="module")
 def references():
-    """Every case's model, inputs and TFLM outputs, from one TFLM worker."""
-    rng = np.random.default_rng(7)
-    jobs, keys = [], []
-    for case in CASES:
-        dtype, geom, act, per_channel, with_bias = case
-        model = build_depthwise(dtype, geom, act, per_channel, with_bias, rng=rng)
-        jobs.append((model, make_inputs(dtype, geom[:4], rng)))
-        keys.append(_case_id(case))
-    for name, geom, kwargs in CORNERS:
-        jobs.append((build_depthwise("int8", geom, rng=rng, **kwargs), make_inputs("int8", geom[:4], rng)))
-        keys.append(name)
-    for name, model, shapes, _ in REAL_LAYERS:
-        jobs.append((model, [[rng.integers(-128, 128, shape, dtype=np.int8) for shape in shapes] for _ in range(2)]))
-        keys.append(name)
-    outputs = run_tflm_batch(jobs, arena_size=TFLM_ARENA)
-    return {k: (m, xs, out) for k, (m, xs), out in zip(keys, jobs, outputs)}
+    return sweep_references(build_depthwise, CASES, _case_id, CORNERS, REAL_LAYERS, seed=7)
 
 
 def test_bias_input_minus_one_matches_tflm_without_it():
