@@ -1,9 +1,13 @@
 """ADD: single-op models, mcugen against TFLM (int8 identical, float 1e-5), broadcasting included."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from tflite_builder import ModelBuilder
+import op_harness
+from op_harness import run_mcugen
 
 import mcugen
 import mcugen.ops.add
@@ -82,27 +86,8 @@ def build_add(dtype, s1, s2, quants, activation, const_second, rng):
     return mb.build()
 
 
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for got, want in zip(got_set, want_set, strict=True):
-            assert got.dtype == want.dtype and got.shape == want.shape
-            if got.dtype == np.float32:
-                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-            else:
-                np.testing.assert_array_equal(got, want)
+# float32 within rtol 1e-5 and atol 1e-6; integers identical
+assert_matches = functools.partial(op_harness.assert_matches, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,13 @@
 """SOFTMAX: single-op models, mcugen against TFLM (int8 identical, float 1e-5)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from tflite_builder import ModelBuilder
+import op_harness
+from op_harness import run_mcugen
 
 import mcugen
 from mcugen.reference import run_tflm_batch
@@ -61,27 +65,8 @@ def _inputs(dtype, shape, rng):
     return [[x] for x in sets]
 
 
-def run_mcugen(model, input_sets):
-    it = mcugen.Interpreter(model_content=model)
-    it.allocate_tensors()
-    ins, outs = it.get_input_details(), it.get_output_details()
-    results = []
-    for xs in input_sets:
-        for d, x in zip(ins, xs):
-            it.set_tensor(d["index"], x)
-        it.invoke()
-        results.append([it.get_tensor(d["index"]).copy() for d in outs])
-    return results
-
-
-def assert_matches(ours, theirs):
-    for got_set, want_set in zip(ours, theirs, strict=True):
-        for got, want in zip(got_set, want_set, strict=True):
-            assert got.dtype == want.dtype and got.shape == want.shape
-            if got.dtype == np.float32:
-                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
-            else:
-                np.testing.assert_array_equal(got, want)
+# float32 within rtol 1e-5 and atol 1e-7; integers identical
+assert_matches = functools.partial(op_harness.assert_matches, atol=1e-7)
 
 
 @pytest.fixture(scope="module")
