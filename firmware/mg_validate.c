@@ -12,7 +12,8 @@
  *
  * Received bytes go into a power-of-two ring (single producer mg_validate_rx(), single consumer: the
  * core). Frames are parsed in place in the ring, so a frame whose CRC fails is rescanned from one
- * byte after its magic, like the host's parser. All mutable state is in `st` (+ `persist`, which lives
+ * byte after its magic, like the host's parser. A RUN frame larger than the ring (big inputs) is
+ * received straight into the model's input tensors instead, so the ring never exceeds 8 KiB. All mutable state is in `st` (+ `persist`, which lives
  * in a section the startup code neither loads nor zeroes when MG_V_NOINIT is defined), so
  * mg_v_ram_bytes is exact. */
 #include <stdint.h>
@@ -43,6 +44,8 @@
 /* Longer frames cannot be for this board: they are skipped without waiting for their bytes. */
 #define MG_V_RX_MAX MG_V_MIN2(MG_V_MAX2(MG_V_RUN_HEAD + (uint32_t)(MG_V_IN_BYTES), 32u), (uint32_t)(MG_V_RX_RING)-MG_V_OVERHEAD)
 #define MG_V_MASK ((uint32_t)(MG_V_RX_RING)-1u)
+/* A RUN frame larger than the ring is received straight into the model's inputs (see direct_step). */
+#define MG_V_DIRECT_RUN (MG_V_RUN_HEAD + (uint32_t)(MG_V_IN_BYTES) > MG_V_RX_MAX)
 
 typedef char mg_v_ring_is_power_of_two[((MG_V_RX_RING) & ((MG_V_RX_RING)-1u)) == 0u && (MG_V_RX_RING) >= 64u ? 1 : -1];
 
@@ -90,6 +93,8 @@ static struct {
     uint32_t max_run_seq; /* the highest seq this session ran: a STREAM never starts at or below it */
     uint32_t old_nonces[4], old_next; /* nonces of replaced sessions: their late HELLOs are ignored */
     uint32_t s_state, s_first, s_count, s_seed, s_next;
+    /* a RUN being received into the model's inputs: 0 idle, 1 head (pid, seq), 2 inputs, 3 CRC */
+    uint32_t d_phase, d_got, d_crc, d_pid, d_seq;
 #ifndef MG_V_NOINIT
     mg_v_totals_t tot;
 #endif
@@ -191,6 +196,15 @@ static int next_frame(uint32_t *len) {
         }
         n = (uint32_t)rb(2u) | ((uint32_t)rb(3u) << 8);
         if (n > MG_V_RX_MAX) {
+            if (MG_V_DIRECT_RUN && n == MG_V_RUN_HEAD + (uint32_t)MG_V_IN_BYTES) {
+                if (avail < 5u) {
+                    return 0;
+                }
+                if (rb(4u) == T_RUN) {
+                    st.d_phase = 1u; /* direct_step() takes it from here */
+                    return 0;
+                }
+            }
             skip(1u);
             continue;
         }
@@ -300,19 +314,10 @@ static void infer(uint32_t seq, mg_v_slot_t *slot) {
 
 static int pid_ok(uint32_t pid) { return st.pid != 0u && pid == st.pid; }
 
-/* RUN at frame offset 5; returns 1 if the model ran. */
-static int handle_run(uint32_t len) {
-    uint32_t pid, seq, i, k, off;
+/* The slot a RUN (pid, seq) may run in, or 0 after answering it (UNKNOWN_PID, STALE, a replay, BUSY). */
+static mg_v_slot_t *admit_run(uint32_t pid, uint32_t seq) {
+    uint32_t i;
     mg_v_slot_t *slot;
-    if (len < MG_V_RUN_HEAD) {
-        return 0;
-    }
-    pid = rget32(5u);
-    seq = rget32(9u);
-    if (len != MG_V_RUN_HEAD + (uint32_t)MG_V_IN_BYTES) {
-        send_result(pid, seq, S_BAD_SIZE, 0u, 0);
-        return 0;
-    }
     if (!pid_ok(pid)) {
         send_result(pid, seq, S_UNKNOWN_PID, 0u, 0);
         return 0;
@@ -334,11 +339,87 @@ static int handle_run(uint32_t len) {
         send_result(pid, seq, S_BUSY, 0u, 0);
         return 0;
     }
-    MG_V_MODEL_RESET(); /* requests are independent */
+    return slot;
+}
+
+/* RUN at frame offset 5, whole in the ring; returns 1 if the model ran. */
+static int handle_run(uint32_t len) {
+    uint32_t pid, seq, k, off;
+    mg_v_slot_t *slot;
+    if (len < MG_V_RUN_HEAD) {
+        return 0;
+    }
+    pid = rget32(5u);
+    seq = rget32(9u);
+    if (len != MG_V_RUN_HEAD + (uint32_t)MG_V_IN_BYTES) {
+        send_result(pid, seq, S_BAD_SIZE, 0u, 0);
+        return 0;
+    }
+    slot = admit_run(pid, seq);
+    if (!slot) {
+        return 0;
+    }
+    MG_V_MODEL_RESET(); /* requests are independent; it resets state tensors, not the inputs */
     for (k = 0, off = 5u + MG_V_RUN_HEAD; k < MG_V_NUM_IN; off += in_sizes[k], ++k) {
         ring_copy((uint8_t *)MG_V_MODEL_INPUT((int)k), off, in_sizes[k]);
     }
     infer(seq, slot);
+    return 1;
+}
+
+/* A RUN frame larger than the ring, received as its bytes arrive: the inputs go straight into the
+ * model's input tensors (nothing else uses them between invokes) and the CRC is checked at the end.
+ * A frame whose CRC fails is dropped whole; unlike in-ring frames its bytes cannot be rescanned for a
+ * frame hidden inside, which the host's retry covers. Returns 1 if the model ran. */
+static int direct_step(void) {
+    uint32_t avail = st.rx_head - st.rx_tail, i, k, off, n;
+    mg_v_slot_t *slot;
+    MG_V_BARRIER();
+    if (st.d_phase == 1u) { /* magic, length, type, pid, seq */
+        if (avail < 5u + MG_V_RUN_HEAD) {
+            return 0;
+        }
+        st.d_crc = 0xFFFFFFFFu;
+        for (i = 2u; i < 5u + MG_V_RUN_HEAD; ++i) {
+            st.d_crc = crc_byte(st.d_crc, rb(i));
+        }
+        st.d_pid = rget32(5u);
+        st.d_seq = rget32(9u);
+        skip(5u + MG_V_RUN_HEAD);
+        st.d_got = 0u;
+        st.d_phase = 2u;
+        avail -= 5u + MG_V_RUN_HEAD;
+    }
+    while (st.d_phase == 2u && avail > 0u) {
+        for (k = 0, off = 0; k < MG_V_NUM_IN && st.d_got >= off + in_sizes[k]; off += in_sizes[k], ++k) {
+        }
+        n = MG_V_MIN2(avail, off + in_sizes[k] - st.d_got); /* within input k */
+        ring_copy((uint8_t *)MG_V_MODEL_INPUT((int)k) + (st.d_got - off), 0u, n);
+        for (i = 0; i < n; ++i) {
+            st.d_crc = crc_byte(st.d_crc, rb(i));
+        }
+        skip(n);
+        avail -= n;
+        st.d_got += n;
+        if (st.d_got == (uint32_t)MG_V_IN_BYTES) {
+            st.d_phase = 3u;
+        }
+    }
+    if (st.d_phase != 3u || avail < 4u) {
+        return 0;
+    }
+    st.d_phase = 0u;
+    i = rget32(0u);
+    skip(4u);
+    if ((st.d_crc ^ 0xFFFFFFFFu) != i) {
+        return 0;
+    }
+    slot = admit_run(st.d_pid, st.d_seq);
+    if (!slot) {
+        return 0;
+    }
+    MG_V_MODEL_RESET(); /* state tensors only: the inputs just received stay */
+    infer(st.d_seq, slot);
     return 1;
 }
 
@@ -563,12 +644,24 @@ void mg_validate_poll(void) {
         TOT.epoch = x ? x : 1u;
     }
 #endif
-    while (!ran && next_frame(&len)) {
-        ran = handle_frame(len);
-        skip(len + MG_V_OVERHEAD);
+    for (;;) {
+        if (MG_V_DIRECT_RUN && st.d_phase != 0u) {
+            ran = direct_step();
+            if (ran || st.d_phase != 0u) {
+                break; /* ran, or the frame is still arriving */
+            }
+        } else if (next_frame(&len)) {
+            ran = handle_frame(len);
+            skip(len + MG_V_OVERHEAD);
+        } else if (!(MG_V_DIRECT_RUN && st.d_phase != 0u)) {
+            break;
+        }
+        if (ran) {
+            break;
+        }
         mg_v_port_poll_rx();
     }
-    if (!ran) {
+    if (!ran && st.d_phase == 0u) { /* never while a RUN's inputs are arriving: they share the buffers */
         (void)stream_step();
     }
 }

@@ -4,6 +4,7 @@ and writes its frames to stdout. Arbitrary byte streams never crash it and never
 with a bad CRC is never acted on; good frames hidden between garbage are all answered."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -62,14 +63,17 @@ int main(void) {
 """
 
 
-@pytest.fixture(scope="module")
-def board_exe(tmp_path_factory):
+def _build(tmp_path_factory, ring: int | None):
     if not MODEL.is_file():
         pytest.skip(f"{MODEL} is absent")
     tmp = tmp_path_factory.mktemp("c-parser")
     program = compiler.compile_model(str(MODEL))
     files = codegen.render(program, "model", MODEL.name)
-    files[F.CONFIG_NAME] = F.config_header(program, "model", noinit=False)
+    config = F.config_header(program, "model", noinit=False)
+    if ring is not None:   # a ring smaller than a RUN frame: RUNs go straight into the model's inputs
+        config, n = re.subn(r"#define MG_V_RX_RING \d+u", f"#define MG_V_RX_RING {ring}u", config)
+        assert n == 1
+    files[F.CONFIG_NAME] = config
     files["host_port.c"] = HOST_PORT
     for name in F.FIRMWARE_CORE:
         files[name] = (boards.firmware_dir() / name).read_text()
@@ -81,6 +85,24 @@ def board_exe(tmp_path_factory):
            "-fno-sanitize-recover=all", "-I", str(tmp), *sources, "-lm", "-o", str(exe)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return exe
+
+
+@pytest.fixture(scope="module")
+def in_ring_exe(tmp_path_factory):
+    """The core as configured for the model: RUN frames parsed in the ring, a window of 5."""
+    return _build(tmp_path_factory, None)
+
+
+@pytest.fixture(scope="module")
+def direct_exe(tmp_path_factory):
+    """A 64-byte ring, too small for a RUN frame of this model: its inputs go straight into the model's
+    tensors as they arrive, and the window is 1."""
+    return _build(tmp_path_factory, 64)
+
+
+@pytest.fixture(params=["in_ring_exe", "direct_exe"])
+def board_exe(request):
+    return request.getfixturevalue(request.param)
 
 
 def run_board(exe, data: bytes) -> bytes:
@@ -143,20 +165,39 @@ def test_requests_run_once_and_retries_are_replayed(board_exe):
     assert isinstance(stats, P.Stats) and stats.runs == 1 and stats.replays == 2 and stats.stale == 1
 
 
-def test_run_counters_are_per_session_and_streams_never_rerun(board_exe):
+def test_run_counters_are_per_session_and_streams_never_rerun(in_ring_exe):
     """Two sessions of one boot both start at seq 1: not a double run. Within a session, a STREAM that
     starts at or below a seq already run (acknowledged or not) is ignored."""
     in_bytes = sum(F.io_sizes(compiler.compile_model(str(MODEL)))[0])
     data = bytes(in_bytes)
-    ack1, ack2 = frames(run_board(board_exe, P.hello(7) + P.hello(9)))
+    ack1, ack2 = frames(run_board(in_ring_exe, P.hello(7) + P.hello(9)))
     p1, p2 = ack1.pid, ack2.pid
     session = (P.hello(7) + P.run(p1, 1, data) + P.ack(p1, 1) + P.hello(9) + P.run(p2, 1, data)
                + P.stream(p2, 2, 3, 5) + P.stream(p2, 3, 2, 8)   # 3 and 4 ran, unacknowledged: ignored
                + P.ack(p2, 4) + P.stream(p2, 1, 10, 6)           # below the ACK: ignored
                + P.stats(1))
-    replies = frames(run_board(board_exe, session))
+    replies = frames(run_board(in_ring_exe, session))
     results = [(r.pid, r.seq, r.status) for r in replies if isinstance(r, P.Result)]
     assert results == [(p1, 1, P.STATUS_OK), (p2, 1, P.STATUS_OK)] + [(p2, s, P.STATUS_OK) for s in (2, 3, 4)]
     stats = replies[-1]
     assert isinstance(stats, P.Stats) and stats.double_runs == 0 and stats.max_runs_per_seq == 1
     assert stats.runs == 5 and stats.stale == 2
+
+
+def test_direct_and_in_ring_runs_give_the_same_outputs(in_ring_exe, direct_exe):
+    """The same RUNs through both receive paths: identical results; a RUN with a flipped bit in its
+    inputs is dropped by the direct path too, and the next good RUN is still answered."""
+    program = compiler.compile_model(str(MODEL))
+    in_bytes = sum(F.io_sizes(program)[0])
+    assert F.run_frame(in_bytes) > 64   # the direct build really takes the direct path
+    outputs = []
+    for exe in (in_ring_exe, direct_exe):
+        (ack,) = frames(run_board(exe, P.hello(3)))
+        runs = [P.run(ack.pid, seq, bytes((seq * 7 + i) % 256 for i in range(in_bytes))) for seq in (1, 2)]
+        bad = bytearray(runs[1])
+        bad[20] ^= 0x10   # inside the inputs
+        replies = frames(run_board(exe, P.hello(3) + runs[0] + P.ack(ack.pid, 1) + bytes(bad) + runs[1]))
+        results = [r for r in replies if isinstance(r, P.Result)]
+        assert [(r.seq, r.status) for r in results] == [(1, P.STATUS_OK), (2, P.STATUS_OK)]
+        outputs.append([r.output for r in results])
+    assert outputs[0] == outputs[1]

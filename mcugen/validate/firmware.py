@@ -38,11 +38,10 @@ def run_possible(in_bytes: int) -> bool:
 
 
 def ring_size(in_bytes: int) -> int:
-    """MG_V_RX_RING: the smallest power of two >= max(256, min(5 * run_frame + 64, 8192), run_frame + 64):
-    up to 5 RUN frames in flight while 8 KiB last, and always one (frames are parsed in place) unless no
-    RUN frame can carry the inputs."""
-    one = run_frame(in_bytes) + 64 if run_possible(in_bytes) else 0
-    need = max(MIN_RING, min(MAX_WINDOW * run_frame(in_bytes) + 64, MAX_RING), one)
+    """MG_V_RX_RING: the smallest power of two >= max(256, min(5 * run_frame + 64, 8192)): up to 5 RUN
+    frames in flight while 8 KiB last. A RUN frame larger than the ring goes straight into the model's
+    inputs as it arrives (mg_validate.c, direct_step), so big inputs cost no extra RAM."""
+    need = max(MIN_RING, min(MAX_WINDOW * run_frame(in_bytes) + 64, MAX_RING))
     ring = 1
     while ring < need:
         ring *= 2
@@ -74,7 +73,7 @@ def ram_bytes(in_bytes: int, out_bytes: int, noinit: bool = False) -> int:
     linked ELF by the tests): RX ring, result slots, run counters, session and stream fields, totals."""
     ring = ring_size(in_bytes)
     slot = 16 + (out_bytes + 3) // 4 * 4
-    size = 12 + ring + window(ring, in_bytes) * slot + MAX_SEQ * 5 + (7 + 5 + 5) * 4 + 24
+    size = 12 + ring + window(ring, in_bytes) * slot + MAX_SEQ * 5 + (7 + 5 + 5 + 5) * 4 + 24
     return (size + 3) // 4 * 4
 
 
