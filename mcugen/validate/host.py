@@ -151,6 +151,7 @@ class _Pending:
     deadline: float
     timeout: float
     sent: float = 0.0   # when the first attempt went out (round-trip samples come from first attempts only)
+    fast: bool = False  # retried early once already because a later request was answered first
 
 
 class Session:
@@ -284,6 +285,7 @@ class Session:
         out: list = [None] * n
         pending: dict[int, _Pending] = {}
         delivered = base - 1
+        answered = delivered   # the highest seq with a result
         next_seq = base
         last = base + n - 1
         while delivered < last:
@@ -314,6 +316,7 @@ class Session:
                     raise ValidateError(f"the board expects {self.info.in_bytes} input bytes, got {len(inputs[0])}")
                 if m.seq in pending:
                     results[m.seq] = m
+                    answered = max(answered, m.seq)
                     if pending[m.seq].attempts == 1:
                         self._observe(time.monotonic() - pending[m.seq].sent)
                     else:   # Karn: a retried request's round trip is ambiguous; keep its timeout instead
@@ -337,6 +340,12 @@ class Session:
                 self.t.send(P.ack(self.pid, delivered))
             now = time.monotonic()
             for seq, p in sorted(pending.items()):
+                if seq < answered and not p.fast:
+                    # The board answers in order: a later request's result means this request or its
+                    # result was lost. Retry now (once) instead of waiting out the timeout, as TCP's
+                    # fast retransmit does.
+                    p.fast = True
+                    p.deadline = now
                 if p.deadline <= now:
                     if p.attempts >= self.max_attempts:
                         raise ValidateError(f"request {seq}: no result after {p.attempts} attempts")
