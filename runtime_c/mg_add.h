@@ -6,18 +6,7 @@
 
 typedef struct {
     MG_BROADCAST_FIELDS;
-    int32_t left_shift;
-    int32_t input1_offset; /* -zero_point */
-    int32_t input1_multiplier;
-    int32_t input1_shift; /* <= 0 */
-    int32_t input2_offset;
-    int32_t input2_multiplier;
-    int32_t input2_shift;
-    int32_t output_offset;
-    int32_t output_multiplier;
-    int32_t output_shift;
-    int32_t act_min;
-    int32_t act_max;
+    MG_RESCALE2_FIELDS;
     /* mg_add_s8_table only: table[x + 128] is input x's scaled value, computed at generation time. */
     const int32_t *input1_table;
     const int32_t *input2_table;
@@ -26,18 +15,7 @@ typedef struct {
 /* int16: as int8 with left_shift 15 (TFLM's general int16 path); no tables. */
 typedef struct {
     MG_BROADCAST_FIELDS;
-    int32_t left_shift;
-    int32_t input1_offset; /* -zero_point */
-    int32_t input1_multiplier;
-    int32_t input1_shift; /* <= 0 */
-    int32_t input2_offset;
-    int32_t input2_multiplier;
-    int32_t input2_shift;
-    int32_t output_offset;
-    int32_t output_multiplier;
-    int32_t output_shift;
-    int32_t act_min;
-    int32_t act_max;
+    MG_RESCALE2_FIELDS;
 } mg_add_s16_params;
 
 typedef struct {

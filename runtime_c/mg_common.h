@@ -49,6 +49,22 @@
     int32_t in1_stride0, in1_stride1, in1_stride2, in1_stride3;                      \
     int32_t in2_stride0, in2_stride1, in2_stride2, in2_stride3
 
+/* ADD and SUB of int8/int16 as TFLM: each input shifted left by left_shift and scaled to a common
+ * scale (multiplier, shift <= 0), combined, requantized to the output, clamped to the activation. */
+#define MG_RESCALE2_FIELDS                                                           \
+    int32_t left_shift;                                                              \
+    int32_t input1_offset; /* -zero_point */                                         \
+    int32_t input1_multiplier;                                                       \
+    int32_t input1_shift;                                                            \
+    int32_t input2_offset;                                                           \
+    int32_t input2_multiplier;                                                       \
+    int32_t input2_shift;                                                            \
+    int32_t output_offset;                                                           \
+    int32_t output_multiplier;                                                       \
+    int32_t output_shift;                                                            \
+    int32_t act_min;                                                                 \
+    int32_t act_max
+
 /* One innermost run of size3 outputs. The strides there are 0 or 1, so there are four cases;
  * spelling them out lets compilers vectorize the contiguous ones, and a run where both inputs
  * are broadcast computes its value once. EXPR computes one output from x (input 1) and y. */

@@ -8,18 +8,7 @@
  * scale, subtracted, requantized to the output. */
 typedef struct {
     MG_BROADCAST_FIELDS;
-    int32_t left_shift;
-    int32_t input1_offset; /* -zero_point */
-    int32_t input1_multiplier;
-    int32_t input1_shift; /* <= 0 */
-    int32_t input2_offset;
-    int32_t input2_multiplier;
-    int32_t input2_shift;
-    int32_t output_offset;
-    int32_t output_multiplier;
-    int32_t output_shift; /* <= 0 */
-    int32_t act_min;
-    int32_t act_max;
+    MG_RESCALE2_FIELDS;
     /* mg_sub_s8_table only: table[(uint8_t)x] is input x's scaled value, computed at generation time. */
     const int32_t *input1_table;
     const int32_t *input2_table;
